@@ -1,0 +1,342 @@
+"""Gradients and compiled loops: the package's one backend-specific module.
+
+Backpropagation gives two gradients of the same loss.  With respect to the
+*weights* it trains a model; with respect to the *input* it attacks it.  This
+module computes both on whichever Keras backend is active, and compiles hot
+loops: ``tf.function`` on TensorFlow, ``jax.jit`` on JAX, eager on PyTorch.
+Every other module speaks ``keras.ops`` and NumPy and calls in here.
+
+The three building blocks:
+
+* :func:`value_and_grad` -- differentiate a scalar function of an input tensor;
+  usable inside compiled code (attacks loop over it).
+* :func:`compiled` -- compile ``fn(logits, *args)`` for a model, once, and
+  cache it on the model.  ``logits(x)`` runs the model in inference mode; on JAX
+  the weights are passed in explicitly, so a model that is trained later is
+  never served stale weights.
+* :func:`train_step` -- one compiled weight update for any loss written in
+  ``keras.ops`` (adversarial training puts the inner attack inside it).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = [
+    "backend",
+    "compiled",
+    "devices",
+    "input_gradient",
+    "train_step",
+    "value_and_grad",
+    "weight_gradients",
+]
+
+# model -> {key: compiled function}.  Weak keys: a deleted model frees its traces.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def backend() -> str:
+    """Name of the active Keras backend (``"tensorflow"``, ``"jax"`` or ``"torch"``)."""
+    return keras.backend.backend()
+
+
+def devices() -> list[dict[str, str]]:
+    """List the devices the active backend can compute on, as ``{"type", "name"}`` dicts."""
+    name = backend()
+    found: list[dict[str, str]] = []
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        for d in tf.config.list_physical_devices():
+            if d.device_type in ("CPU", "GPU", "TPU"):
+                found.append({"type": d.device_type, "name": d.name})
+    elif name == "jax":
+        import jax
+
+        for d in jax.devices():
+            kind = "GPU" if d.platform in ("gpu", "cuda", "rocm") else d.platform.upper()
+            found.append({"type": kind, "name": str(getattr(d, "device_kind", d))})
+    elif name == "torch":
+        import torch
+
+        found.append({"type": "CPU", "name": "cpu"})
+        for i in range(torch.cuda.device_count()):
+            found.append({"type": "GPU", "name": torch.cuda.get_device_name(i)})
+    else:
+        found.append({"type": "CPU", "name": name})
+    return found
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model that outputs logits, got {type(model).__name__}")
+
+
+# --------------------------------------------------------------------------- input gradients
+
+
+def value_and_grad(f: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple[Any, Any, Any]]:
+    """Wrap ``f(x) -> (scalar, aux)`` into ``g(x) -> (scalar, aux, d scalar / d x)``.
+
+    Works eagerly and inside :func:`compiled` functions on every backend.
+    """
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        def g(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value, aux = f(x)
+            return value, aux, tape.gradient(value, x)
+
+        return g
+    if name == "jax":
+        import jax
+
+        def g(x):
+            (value, aux), grad = jax.value_and_grad(f, has_aux=True)(x)
+            return value, aux, grad
+
+        return g
+    if name == "torch":
+        import torch
+
+        def g(x):
+            x = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                value, aux = f(x)
+                (grad,) = torch.autograd.grad(value, x)
+            aux = aux.detach() if hasattr(aux, "detach") else aux
+            return value.detach(), aux, grad.detach()
+
+        return g
+    raise NotImplementedError(f"backend {name!r} is not supported; use tensorflow, jax or torch")
+
+
+def compiled(model: keras.Model, key: Hashable, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+    """Return a compiled ``call(*args)`` running ``make()(logits, *args)`` on ``model``.
+
+    ``key`` names the function and every *static* choice baked into it (number
+    of steps, norm, ...); everything that may change between calls must be a
+    tensor argument, so one trace serves them all.  Compiled functions are cached
+    per model, so the second call of an attack costs no tracing.
+    """
+    _check_model(model)
+    per_model = _CACHE.setdefault(model, {})
+    if key in per_model:
+        return per_model[key]
+    fn = make()
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        def logits_tf(x):
+            return model(x, training=False)
+
+        call = tf.function(lambda *args: fn(logits_tf, *args), reduce_retracing=True)
+    elif name == "jax":
+        import jax
+
+        def run(tv, ntv, *args):
+            def logits_jax(x):
+                out, _ = model.stateless_call(tv, ntv, x, training=False)
+                return out
+
+            return fn(logits_jax, *args)
+
+        jitted = jax.jit(run)
+
+        def call(*args):
+            tv = [v.value for v in model.trainable_variables]
+            ntv = [v.value for v in model.non_trainable_variables]
+            return jitted(tv, ntv, *args)
+
+    else:
+
+        def logits_eager(x):
+            return model(x, training=False)
+
+        def call(*args):
+            return fn(logits_eager, *args)
+
+    per_model[key] = call
+    return call
+
+
+def _sparse_ce(y, logits):
+    return keras.ops.sparse_categorical_crossentropy(y, logits, from_logits=True)
+
+
+def input_gradient(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example cross-entropy and its gradient with respect to the input.
+
+    Args:
+        model: a Keras model that outputs logits.
+        x: inputs, float array of shape ``(n, ...)``.
+        y: integer labels of shape ``(n,)``.
+
+    Returns:
+        ``(loss, grad)`` as NumPy arrays of shapes ``(n,)`` and ``x.shape``.
+        Summing the per-example losses (rather than averaging) keeps each
+        example's gradient independent of the batch size.
+    """
+    _check_model(model)
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must have shape ({len(x)},) to match x, got {y.shape}")
+
+    def make():
+        def fn(logits, xb, yb):
+            def loss(xx):
+                per = _sparse_ce(yb, logits(xx))
+                return keras.ops.sum(per), per
+
+            _, per, grad = value_and_grad(loss)(xb)
+            return per, grad
+
+        return fn
+
+    call = compiled(model, ("input_gradient",), make)
+    per, grad = call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y.astype("int32")))
+    return keras.ops.convert_to_numpy(per), keras.ops.convert_to_numpy(grad)
+
+
+# --------------------------------------------------------------------------- weight gradients
+
+
+def weight_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """Gradient of the mean cross-entropy with respect to each trainable weight.
+
+    This is the gradient training follows (and the bit-flip attack ranks bits
+    by).  Returns NumPy arrays in the order of ``model.trainable_variables``.
+    """
+    _check_model(model)
+    x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
+    y = keras.ops.convert_to_tensor(np.asarray(y).astype("int32"))
+    name = backend()
+    variables = model.trainable_variables
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(_sparse_ce(y, model(x, training=False)))
+        grads = tape.gradient(loss, variables)
+    elif name == "jax":
+        import jax
+
+        ntv = [v.value for v in model.non_trainable_variables]
+
+        def loss_fn(tv):
+            out, _ = model.stateless_call(tv, ntv, x, training=False)
+            return keras.ops.mean(_sparse_ce(y, out))
+
+        grads = jax.grad(loss_fn)([v.value for v in variables])
+    elif name == "torch":
+        import torch
+
+        with torch.enable_grad():
+            loss = keras.ops.mean(_sparse_ce(y, model(x, training=False)))
+            grads = torch.autograd.grad(loss, [v.value for v in variables])
+    else:
+        raise NotImplementedError(f"backend {name!r} is not supported")
+    return [keras.ops.convert_to_numpy(g) for g in grads]
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_step(
+    model: keras.Model,
+    loss_fn: Callable[[Callable[..., Any], Any, Any], Any],
+    *,
+    key: Hashable = "default",
+) -> Callable[[Any, Any], Any]:
+    """Compile one weight update ``step(x, y) -> loss`` for a custom loss.
+
+    ``loss_fn(forward, x, y)`` returns a scalar loss written in ``keras.ops``;
+    ``forward(x, training=True)`` runs the model.  The loss may itself run an
+    attack (with :func:`value_and_grad`) on ``forward``: adversarial training
+    does exactly that, so the inner maximisation and the weight update are one
+    compiled step.  The model must be compiled with an optimizer.
+    """
+    _check_model(model)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise ValueError("model has no optimizer: call model.compile(optimizer=...) first")
+    per_model = _CACHE.setdefault(model, {})
+    cache_key = ("train_step", key)
+    if cache_key in per_model:
+        return per_model[cache_key]
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        def forward_tf(x, training=True):
+            return model(x, training=training)
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(forward_tf, x, y)
+            grads = tape.gradient(loss, variables)
+            optimizer.apply(grads, variables)
+            return loss
+
+    elif name == "jax":
+        import jax
+
+        def pure(tv, ntv, ov, x, y):
+            def objective(tv_):
+                def forward_jax(xx, training=True):
+                    out, _ = model.stateless_call(tv_, ntv, xx, training=training)
+                    return out
+
+                return loss_fn(forward_jax, x, y)
+
+            loss, grads = jax.value_and_grad(objective)(tv)
+            tv, ov = optimizer.stateless_apply(ov, grads, tv)
+            return loss, tv, ov
+
+        jitted = jax.jit(pure)
+
+        def step(x, y):
+            tv = [v.value for v in variables]
+            ntv = [v.value for v in model.non_trainable_variables]
+            ov = [v.value for v in optimizer.variables]
+            loss, tv, ov = jitted(tv, ntv, ov, x, y)
+            for var, value in zip(variables, tv):
+                var.assign(value)
+            for var, value in zip(optimizer.variables, ov):
+                var.assign(value)
+            return loss
+
+    elif name == "torch":
+        import torch
+
+        def forward_torch(x, training=True):
+            return model(x, training=training)
+
+        def step(x, y):
+            with torch.enable_grad():
+                loss = loss_fn(forward_torch, x, y)
+                grads = torch.autograd.grad(loss, [v.value for v in variables])
+            optimizer.apply(list(grads), variables)
+            return loss.detach()
+
+    else:
+        raise NotImplementedError(f"backend {name!r} is not supported")
+    per_model[cache_key] = step
+    return step

@@ -1,0 +1,15 @@
+"""ipywidgets factories, one submodule per chapter.
+
+Each factory builds controls and a figure, wires callbacks that call tested
+pure functions of the library, draws once, and returns an ``ipywidgets``
+widget to display.  Figures are rendered to PNG into an ``ipywidgets.Image``,
+so the widgets work the same in JupyterLab, Colab (ipywidgets 7.7) and
+headless tests, where setting ``control.value`` re-renders synchronously.
+
+* :mod:`.concepts` -- chapters 01 and 02 (label flips, weight noise, FGSM, the
+  gradient walk).
+"""
+
+from .base import FigurePanel, Panel
+
+__all__ = ["FigurePanel", "Panel"]

@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from modelsec_edu import exercises as ex
+
+
+@pytest.mark.parametrize(
+    ("call", "result", "marker"),
+    [
+        (lambda: ex.check_close(..., 1.0), False, "Not answered"),
+        (lambda: ex.check_close(1.0 + 1e-9, 1.0), True, "Correct"),
+        (lambda: ex.check_close(1.1, 1.0, hint="h"), False, "off by up to 0.1"),
+        (lambda: ex.check_close([1, 2], [1, 2, 3]), False, "shape"),
+        (lambda: ex.check_close("a", 1.0), False, "number"),
+        (lambda: ex.check_close(np.ones(3), np.ones(3)), True, "Correct"),
+        (lambda: ex.check_choice(None, digest=ex.answer_digest("b")), False, "Not answered"),
+        (lambda: ex.check_choice(" B ", digest=ex.answer_digest("b")), True, "Correct"),
+        (lambda: ex.check_choice("a", digest=ex.answer_digest("b"), hint="think"), False, "think"),
+        (lambda: ex.check_true(True, success="yes"), True, "yes"),
+        (lambda: ex.check_true(False, hint="no"), False, "no"),
+        (lambda: ex.check_true(None), False, "Not answered"),
+    ],
+)
+def test_checks_print_a_verdict_and_return_it(capsys, call, result, marker):
+    assert call() is result
+    assert marker in capsys.readouterr().out
