@@ -37,6 +37,7 @@ __all__ = [
     "cache_dir",
     "load_mnist",
     "load_mnist_dir",
+    "load_mnist_float",
     "load_sklearn_digits",
     "to_float",
 ]
@@ -52,6 +53,9 @@ IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
 TEST_ONLY_SPLIT = 8000
+# Sizes the notebooks use: quick mode keeps a chapter under two minutes on a
+# laptop CPU; full mode caps the training set so a chapter stays under five.
+SIZES = {"quick": (1000, 300), "full": (12000, 2000)}
 
 Arrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -237,3 +241,36 @@ def to_float(x: np.ndarray) -> np.ndarray:
     if x.dtype != np.uint8:
         raise TypeError(f"expected uint8 images (0-255), got dtype {x.dtype}")
     return (x.astype("float32") / 255.0)[..., None]
+
+
+def load_mnist_float(
+    *,
+    n_train: int | str | None = "auto",
+    n_test: int | str | None = "auto",
+    seed: int = 0,
+    **loader_kwargs,
+):
+    """MNIST as the notebooks use it: float32 images in [0, 1], shape (n, 28, 28, 1), int64 labels.
+
+    ``"auto"`` sizes follow the mode: quick mode takes 1,000 training and 300
+    test images, full mode at most 12,000 and 2,000 (``None`` takes all).
+    Subsets are drawn at random with ``seed`` (not the first n, which in MNIST
+    are not class-balanced).  Other keywords go to :func:`load_mnist`.
+    """
+    from . import runtime
+
+    sizes = SIZES["quick" if runtime.is_quick() else "full"]
+    (xtr, ytr), (xte, yte) = load_mnist(**loader_kwargs)
+    rng = np.random.default_rng(seed)
+
+    def take(x, y, n, auto):
+        if n == "auto":
+            n = auto
+        if n is None or n >= len(x):
+            return to_float(x), y.astype("int64")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"sizes must be a positive int, None or 'auto', got {n!r}")
+        idx = np.sort(rng.choice(len(x), size=int(n), replace=False))
+        return to_float(x[idx]), y[idx].astype("int64")
+
+    return take(xtr, ytr, n_train, sizes[0]), take(xte, yte, n_test, sizes[1])

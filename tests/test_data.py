@@ -148,3 +148,21 @@ def test_copying_real_files_keeps_hashes(tmp_path):
             shutil.copyfileobj(src, dst)
     (xtr, _), _ = data.load_mnist(tmp_path, verbose=False)
     assert xtr.shape == (8000, 28, 28)
+
+
+@pytest.mark.parametrize(("quick", "sizes"), [("1", (1000, 300)), ("0", (1497, 300))])
+def test_load_mnist_float_sizes_follow_the_mode(tmp_path, monkeypatch, quick, sizes):
+    monkeypatch.setenv("MODELSEC_EDU_QUICK", quick)
+    with pytest.warns(data.OfflineDataWarning):
+        (xtr, ytr), (xte, yte) = data.load_mnist_float(data_dir=tmp_path)
+    assert (len(xtr), len(xte)) == sizes  # full mode caps at 12,000 / 2,000; the fallback has fewer
+    assert xtr.dtype == np.float32 and xtr.shape[1:] == (28, 28, 1) and ytr.dtype == np.int64
+    assert 0.0 <= xtr.min() and xtr.max() <= 1.0
+
+
+def test_load_mnist_float_explicit_sizes_and_errors(tmp_path):
+    with pytest.warns(data.OfflineDataWarning):
+        (xtr, _), (xte, _) = data.load_mnist_float(data_dir=tmp_path, n_train=50, n_test=None)
+    assert len(xtr) == 50 and len(xte) == 300
+    with pytest.raises(ValueError, match="sizes"), pytest.warns(data.OfflineDataWarning):
+        data.load_mnist_float(data_dir=tmp_path, n_train=0)
