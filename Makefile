@@ -11,7 +11,7 @@ TF     ?= $(if $(filter Linux,$(shell uname -s)),tf-cpu,tf)
 EXTRAS ?= $(TF),jax,lab,dev
 STAMP  := $(VENV)/.installed-$(TF)
 
-.PHONY: lab test test-unit test-notebooks test-backend lint bench clean-venv
+.PHONY: lab test test-unit test-notebooks test-backend test-widgets7 lint bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "modelsec-edu needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -25,7 +25,7 @@ lab: $(STAMP)
 
 # Quick mode and no network: what a learner offline would run, in minutes.
 test: $(STAMP)
-	$(MAKE) lint test-unit test-notebooks test-backend
+	$(MAKE) lint test-unit test-notebooks test-backend test-widgets7
 
 test-unit: $(STAMP)
 	MODELSEC_EDU_QUICK=1 MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest tests -q
@@ -37,6 +37,17 @@ test-notebooks: $(STAMP)
 # The backend-specific module and the attacks again on JAX (the GPU machine has no TensorFlow).
 test-backend: $(STAMP)
 	KERAS_BACKEND=jax MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest tests -q -m backend
+
+# Colab ships ipywidgets 7.7.1: run the widget tests against it too, shadowing 8.x via PYTHONPATH.
+W7 := $(VENV)/ipywidgets7
+$(W7): constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --target $(W7) ipywidgets==7.7.1 ipython_genutils==0.2.0
+	@touch $@
+
+test-widgets7: $(STAMP) $(W7)
+	PYTHONPATH=$(abspath $(W7)) MODELSEC_EDU_QUICK=1 MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest -q \
+		-p no:cacheprovider $(wildcard tests/test_widgets*.py)
+	PYTHONPATH=$(abspath $(W7)) $(BIN)/python -c 'import ipywidgets; assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__'
 
 lint: $(STAMP)
 	$(BIN)/ruff check modelsec_edu tests bench notebooks
