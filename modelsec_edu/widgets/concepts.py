@@ -1,4 +1,11 @@
-"""Widgets for chapters 01 (the three threats) and 02 (the loss and its gradient)."""
+"""Widgets for chapters 01 (the three threats) and 02 (the loss and its gradient).
+
+Every factory does its heavy work up front (training, compiling, sweeping a
+coarse grid) and draws its figure once; a control change then only updates
+persistent artists (``set_data``, ``set_height``) and calls a tested pure
+function of the library, so an update answers in well under 0.3 s on a CPU.
+``bench/foundation.py`` measures that.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,8 @@ from .base import FigurePanel, Panel
 __all__ = [
     "fgsm_explorer",
     "gradient_walk",
-    "label_flip_explorer",
     "label_flip_curve",
+    "label_flip_explorer",
     "weight_noise_explorer",
 ]
 
@@ -33,6 +40,21 @@ def _slider(description: str, value: float, lo: float, hi: float, step: float) -
     )
 
 
+def _batch(x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images and integer labels of one length, or a clear error."""
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{what} needs at least one image of shape (n, ...), got shape {x.shape}")
+    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{what}: y must be {len(x)} integer labels to match x, got {y.dtype} {y.shape}")
+    return x, y
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    return np.exp(loss.log_softmax(z))
+
+
 # --------------------------------------------------------------------------- poisoning
 
 
@@ -45,17 +67,26 @@ def label_flip_curve(
     *,
     rates: Sequence[float],
     epochs: int,
+    batch_size: int = 64,
     seed: int = 0,
 ) -> np.ndarray:
-    """Test accuracy of a model trained on labels flipped at each rate (one model per rate)."""
+    """Test accuracy of a model trained on labels flipped at each rate (one model per rate).
+
+    Threat model: the attacker relabels a random fraction of the training set
+    (uniform label noise); training code and test inputs stay clean.  Every
+    model starts from the same seed, so the rate is the only difference.
+    """
     from tqdm.auto import tqdm
 
+    if len(rates) == 0:
+        raise ValueError("rates must list at least one flip rate in [0, 1]")
+    k = attacks.num_classes(make_model())
     accs = []
     for rate in tqdm(rates, desc="training one model per flip rate"):
         keras.utils.set_random_seed(seed)
-        _, y_bad, _ = poisoning.flip_labels(x_train, y_train, rate=rate, seed=seed)
-        model = models.compile_classifier(make_model())
-        models.fit(model, x_train, y_bad, epochs=epochs, progress=False)
+        _, y_bad, _ = poisoning.flip_labels(x_train, y_train, rate=rate, seed=seed, num_classes=k)
+        model = make_model()
+        models.fit(model, x_train, y_bad, epochs=epochs, batch_size=batch_size, progress=False)
         accs.append(models.accuracy(model, x_test, y_test))
     return np.asarray(accs)
 
@@ -69,36 +100,43 @@ def label_flip_explorer(
     *,
     rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9),
     epochs: int = 3,
+    batch_size: int = 64,
     seed: int = 0,
 ) -> Panel:
     """Pick a fraction of flipped training labels; see the test accuracy it leads to.
 
     Training one model per setting takes seconds, too slow for a slider, so the
     factory trains one model per rate up front (with a progress bar) and the
-    slider then moves along the measured curve instantly.
+    slider then moves along the measured curve instantly.  A dashed line marks
+    the rate ``(k-1)/k`` past which a wrong label outnumbers the true one.
+    The measured curve is kept in ``panel.results`` (``"rate"``, ``"accuracy"``).
     """
-    rates = [float(r) for r in rates]
+    rates = sorted({float(r) for r in rates})
     accs = label_flip_curve(
-        make_model, x_train, y_train, x_test, y_test, rates=rates, epochs=epochs, seed=seed
+        make_model, x_train, y_train, x_test, y_test,
+        rates=rates, epochs=epochs, batch_size=batch_size, seed=seed,
     )
+    k = attacks.num_classes(make_model())
     rate = w.SelectionSlider(options=rates, value=rates[0], description="flipped", continuous_update=False)
     fig = FigurePanel((5.5, 3))
+    ax = fig.axes[0]
+    ax.plot(np.array(rates) * 100, accs * 100, marker="o", color="tab:blue", label="measured")
+    (point,) = ax.plot([], [], marker="o", markersize=12, color="tab:red", ls="")
+    ax.axhline(100 / k, ls=":", color="gray", label="chance")
+    ax.axvline(100 * (k - 1) / k, ls="--", color="gray", lw=1, label="true label outvoted")
+    ax.set(xlabel="training labels flipped (%)", ylabel="test accuracy (%)", ylim=(0, 100), xlim=(-3, 103))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.figure.tight_layout()
 
     def update(panel: Panel) -> str:
-        ax = panel.fig.axes[0]
-        ax.clear()
-        ax.plot(np.array(rates) * 100, accs * 100, marker="o", color="tab:blue")
         i = rates.index(rate.value)
-        ax.plot([rates[i] * 100], [accs[i] * 100], marker="o", markersize=12, color="tab:red")
-        ax.axhline(10, ls=":", color="gray")
-        ax.set_xlabel("training labels flipped (%)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        panel.fig.figure.tight_layout()
+        point.set_data([rates[i] * 100], [accs[i] * 100])
         return f"{rates[i]:.0%} of labels flipped &rarr; test accuracy <b>{accs[i]:.1%}</b>"
 
-    return Panel([rate], update, fig=fig, title="Data poisoning: random label flips")
+    panel = Panel([rate], update, fig=fig, title="Data poisoning: random label flips")
+    panel.results = {"rate": np.array(rates), "accuracy": accs}
+    return panel
 
 
 # --------------------------------------------------------------------------- tampering
@@ -114,38 +152,62 @@ def weight_noise_explorer(
 ) -> Panel:
     """Add Gaussian noise (relative to each layer's spread) to the weights; watch accuracy.
 
-    The caller's model is not touched: the noisy weights go into a private clone.
+    Threat model: the attacker writes to the stored weights, not the data.  The
+    caller's model is not touched: the noisy weights go into a private clone.
+    The factory sweeps a coarse grid of noise scales so the curve is visible at
+    once; each slider move adds its own measured point.  ``panel.results``
+    maps every scale measured so far to its accuracy.
     """
+    x_test, y_test = _batch(x_test, y_test, "weight_noise_explorer")
+    if isinstance(max_scale, bool) or not isinstance(max_scale, (int, float)) or not (
+        0 < max_scale < np.inf
+    ):
+        raise ValueError(f"max_scale must be a finite number > 0, got {max_scale!r}")
     scratch = tampering.clone(model)
     clean = model.get_weights()
     base_acc = models.accuracy(model, x_test, y_test)
-    scale = _slider("noise \u03c3", 0.0, 0.0, max_scale, 0.05)
-    fig = FigurePanel((7, 2.8), ncols=2)
     history: dict[float, float] = {}
 
-    def update(panel: Panel) -> str:
-        noisy = tampering.noisy_weights(clean, scale=scale.value, seed=seed)
+    def measure(s: float) -> tuple[list[np.ndarray], float]:
+        noisy = tampering.noisy_weights(clean, scale=s, seed=seed)
         scratch.set_weights(noisy)
         acc = models.accuracy(scratch, x_test, y_test)
-        history[round(scale.value, 4)] = acc
-        ax0, ax1 = panel.fig.axes
-        ax0.clear()
-        ax0.hist(clean[0].ravel(), bins=60, alpha=0.6, label="original")
-        ax0.hist(noisy[0].ravel(), bins=60, alpha=0.6, label="tampered")
-        ax0.set_title("first layer's weights")
-        ax0.legend(fontsize=8)
-        ax1.clear()
+        history[round(s, 4)] = acc
+        return noisy, acc
+
+    for s in np.linspace(0.0, max_scale, 7):
+        measure(float(s))
+
+    scale = _slider("noise \u03c3", 0.0, 0.0, max_scale, 0.05)
+    fig = FigurePanel((7, 2.8), ncols=2)
+    ax0, ax1 = fig.axes
+    first = clean[0].ravel()
+    lim = float(np.abs(first).max() + 4 * max_scale * first.std())
+    edges = np.linspace(-lim, lim, 61)
+    counts = np.histogram(first, edges)[0]
+    ax0.stairs(counts, edges, fill=True, alpha=0.5, label="original")
+    noisy_hist = ax0.stairs(counts, edges, fill=True, alpha=0.5, label="tampered")
+    ax0.set(title="first layer's weights", ylim=(0, counts.max() * 1.1), yticks=[])
+    ax0.legend(fontsize=8)
+    (curve,) = ax1.plot([], [], marker="o", ms=4)
+    (point,) = ax1.plot([], [], marker="o", ms=10, color="tab:red", ls="")
+    ax1.axhline(base_acc * 100, ls=":", color="gray")
+    ax1.set(xlim=(-0.03, max_scale * 1.03), ylim=(0, 100), xlabel="noise \u03c3 (\u00d7 layer std)",
+            ylabel="test accuracy (%)")
+    ax1.grid(alpha=0.3)
+    fig.figure.tight_layout()
+
+    def update(panel: Panel) -> str:
+        noisy, acc = measure(scale.value)
+        noisy_hist.set_data(np.histogram(noisy[0].ravel(), edges)[0])
         xs = sorted(history)
-        ax1.plot(xs, [history[s] * 100 for s in xs], marker="o")
-        ax1.set_ylim(0, 100)
-        ax1.set_xlim(0, max_scale)
-        ax1.set_xlabel("noise \u03c3 (x layer std)")
-        ax1.set_ylabel("test accuracy (%)")
-        ax1.grid(alpha=0.3)
-        panel.fig.figure.tight_layout()
+        curve.set_data(xs, [history[s] * 100 for s in xs])
+        point.set_data([scale.value], [acc * 100])
         return f"clean accuracy {base_acc:.1%} &rarr; with noise \u03c3={scale.value:.2f}: <b>{acc:.1%}</b>"
 
-    return Panel([scale], update, fig=fig, title="Model tampering: noise on the weights")
+    panel = Panel([scale], update, fig=fig, title="Model tampering: noise on the weights")
+    panel.results = history  # noise scale -> accuracy, for every scale measured so far
+    return panel
 
 
 # --------------------------------------------------------------------------- evasion
@@ -159,31 +221,52 @@ def fgsm_explorer(
     max_eps: float = 0.3,
     n_show: int = 8,
 ) -> Panel:
-    """Move ``eps`` and watch FGSM flip predictions while the images barely change."""
-    if len(x) < 1:
-        raise ValueError("fgsm_explorer needs at least one image")
-    n_show = min(n_show, len(x))
+    """Move ``eps`` and watch FGSM flip predictions while the images barely change.
+
+    Threat model: white-box evasion, every pixel moved by at most ``eps``
+    (Goodfellow et al. 2015).  The accuracy in the status line is over all of
+    ``x``; the first ``n_show`` images are drawn.
+    """
+    x, y = _batch(x, y, "fgsm_explorer")
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"fgsm_explorer shows grey images of shape (n, height, width, 1), got {x.shape}")
+    n_show = max(1, min(int(n_show), len(x)))
     eps = _slider("\u03b5", 0.0, 0.0, max_eps, 0.01)
-    fig = FigurePanel((1.3 * n_show, 3.0), nrows=2, ncols=n_show)
     pred_clean = models.predict_labels(model, x)
     attacks.fgsm(model, x, y, eps=max_eps)  # compile once here, not on the first slider move
-    images, titles = [], []
-    for i, ax in enumerate(fig.axes):
-        ax.axis("off")
-        images.append(ax.imshow(np.squeeze(x[i % n_show]), cmap="gray", vmin=0, vmax=1))
-        titles.append(ax.set_title("", fontsize=10))
-    fig.figure.suptitle("top: clean    bottom: FGSM (title = prediction)", fontsize=9)
+
+    # One image holds both rows (a montage): a single imshow draws several times
+    # faster than one axes per digit.  Each row has a white band for the captions.
+    h, wd = x.shape[1:3]
+    band, gap = max(6, h // 3), 2
+    montage = np.ones((2 * (band + h), n_show * (wd + gap) - gap), dtype="float32")
+    cols = [slice(c * (wd + gap), c * (wd + gap) + wd) for c in range(n_show)]
+    rows = [slice(band, band + h), slice(2 * band + h, 2 * (band + h))]
+    for c in range(n_show):
+        montage[rows[0], cols[c]] = montage[rows[1], cols[c]] = x[c, :, :, 0]
+    fig = FigurePanel((1.0 * n_show, 2.8))
+    ax = fig.axes[0]
+    image = ax.imshow(montage, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    captions = [
+        [ax.text(c * (wd + gap) + wd / 2, r * (band + h) + band / 2, "", ha="center", va="center", fontsize=10)
+         for c in range(n_show)]
+        for r in range(2)
+    ]
+    for c in range(n_show):
+        captions[0][c].set_text(f"{pred_clean[c]}")
+        captions[0][c].set_color("green" if pred_clean[c] == y[c] else "red")
+    ax.set_title("top: clean, bottom: FGSM (caption = prediction)", fontsize=9)
+    fig.figure.tight_layout()
 
     def update(panel: Panel) -> str:
         x_adv = attacks.fgsm(model, x, y, eps=eps.value)
         pred_adv = models.predict_labels(model, x_adv)
-        for i in range(2 * n_show):
-            row, col = divmod(i, n_show)
-            p = (pred_clean if row == 0 else pred_adv)[col]
-            if row == 1:
-                images[i].set_data(np.squeeze(x_adv[col]))
-            titles[i].set_text(str(p))
-            titles[i].set_color("green" if p == y[col] else "red")
+        for c in range(n_show):
+            montage[rows[1], cols[c]] = x_adv[c, :, :, 0]
+            captions[1][c].set_text(f"{pred_adv[c]}")
+            captions[1][c].set_color("green" if pred_adv[c] == y[c] else "red")
+        image.set_data(montage)
         acc_c, acc_a = np.mean(pred_clean == y), np.mean(pred_adv == y)
         return (
             f"\u03b5 = {eps.value:.2f}: accuracy on these {len(x)} images "
@@ -200,42 +283,43 @@ def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, see
     """Move one image along sign(d l / d x) by ``t``: see the loss, the image and the probabilities.
 
     The loss curve also shows a random direction of the same size, the
-    comparison that makes "the gradient points uphill" visible.
+    comparison that makes "the gradient points uphill" visible.  Positive ``t``
+    is FGSM with ``eps = t``; negative ``t`` walks downhill.
     """
-    x = np.asarray(x, dtype="float32")[None]
-    y_arr = np.array([int(y)])
-    g = loss.gradient_sign(model, x, y_arr)
-    r = loss.random_sign(x.shape, seed=seed)
+    x = np.asarray(x, dtype="float32")
+    x_b, y_arr = _batch(x[None], np.array([y]).astype("int64"), "gradient_walk")
+    g = loss.gradient_sign(model, x_b, y_arr)
+    r = loss.random_sign(x_b.shape, seed=seed)
     ts = np.linspace(-max_t, max_t, 25)
-    curve_g = loss.loss_along(model, x, y_arr, g, ts)[:, 0]
-    curve_r = loss.loss_along(model, x, y_arr, r, ts)[:, 0]
+    curve_g = loss.loss_along(model, x_b, y_arr, g, ts)[:, 0]
+    curve_r = loss.loss_along(model, x_b, y_arr, r, ts)[:, 0]
+    k = attacks.num_classes(model)
     t = _slider("t", 0.0, -max_t, max_t, 0.01)
     fig = FigurePanel((10, 2.8), ncols=3)
+    ax0, ax1, ax2 = fig.axes
+    image = ax0.imshow(np.squeeze(x_b[0]), cmap="gray", vmin=0, vmax=1)
+    caption = ax0.set_title("", fontsize=9)
+    ax0.axis("off")
+    ax1.plot(ts, curve_g, label="gradient sign")
+    ax1.plot(ts, curve_r, label="random sign")
+    marker = ax1.axvline(0.0, color="red", ls=":")
+    ax1.set(xlabel="t", ylabel="loss l", yscale="symlog")
+    ax1.legend(fontsize=8)
+    bars = ax2.bar(range(k), np.zeros(k), color=["tab:green" if i == y else "tab:blue" for i in range(k)])
+    ax2.set(ylim=(0, 1), xticks=range(k))
+    ax2.set_title("probabilities (true class green)", fontsize=9)
+    fig.figure.tight_layout()
 
     def update(panel: Panel) -> str:
-        xt = np.clip(x + t.value * g, 0, 1)
-        p = models.predict_proba(model, xt)[0]
-        lt = float(loss.cross_entropy(np.log(p + 1e-30)[None], y_arr)[0])
-        ax0, ax1, ax2 = panel.fig.axes
-        ax0.clear()
-        ax0.imshow(np.squeeze(xt), cmap="gray", vmin=0, vmax=1)
-        ax0.set_title(f"x + {t.value:+.2f}\u00b7sign(\u2207x l)", fontsize=9)
-        ax0.axis("off")
-        ax1.clear()
-        ax1.plot(ts, curve_g, label="gradient sign")
-        ax1.plot(ts, curve_r, label="random sign")
-        ax1.axvline(t.value, color="red", ls=":")
-        ax1.set_xlabel("t")
-        ax1.set_ylabel("loss l")
-        ax1.set_yscale("symlog")
-        ax1.legend(fontsize=8)
-        ax2.clear()
-        colors = ["tab:green" if i == y else "tab:blue" for i in range(len(p))]
-        ax2.bar(range(len(p)), p, color=colors)
-        ax2.set_ylim(0, 1)
-        ax2.set_xticks(range(len(p)))
-        ax2.set_title("probabilities (true class green)", fontsize=9)
-        panel.fig.figure.tight_layout()
+        xt = np.clip(x_b + t.value * g, 0.0, 1.0)
+        z = models.predict_logits(model, xt)
+        lt = float(loss.cross_entropy(z, y_arr)[0])
+        p = _softmax(z)[0]
+        image.set_data(np.squeeze(xt[0]))
+        caption.set_text(f"x + {t.value:+.2f}\u00b7sign(\u2207x l)")
+        marker.set_xdata([t.value, t.value])
+        for bar, h in zip(bars, p):
+            bar.set_height(h)
         return f"t = {t.value:+.2f}: loss <b>{lt:.3f}</b>, predicted {int(p.argmax())} (true {int(y)})"
 
     return Panel([t], update, fig=fig, title="Walking along the input gradient")
