@@ -11,25 +11,36 @@ A manifest is a small JSON file beside the models::
 
 A manifest proves a file is unchanged since it was recorded, not who recorded
 it: whoever can rewrite the model can rewrite a manifest stored beside it.
-Chapter 05 adds keyed signatures for that.
+Keyed signatures close that gap: :func:`sign_file` and
+:func:`verify_signature` bind a file's digest to a secret key with HMAC-SHA256
+(standard library only).  HMAC is *symmetric*: whoever can verify can also
+sign, so the key must stay with the people who publish the models.  Public-key
+signatures, where verifiers hold only a public key, are in :mod:`.signing`
+(OpenSSF ``model-signing``, an optional extra).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "IntegrityError",
+    "flip_file_bit",
+    "generate_key",
     "load_model",
     "read_manifest",
     "record",
     "save_model",
     "sha256_file",
+    "sign_file",
     "verify",
+    "verify_signature",
 ]
 
 ALGORITHM = "sha256"
@@ -146,3 +157,91 @@ def load_model(path: str | os.PathLike, manifest: str | os.PathLike, **kwargs: A
         raise FileNotFoundError(f"no such model file: {path}")
     verify(path, manifest)
     return keras.saving.load_model(path, safe_mode=True, **kwargs)
+
+
+# --------------------------------------------------------------------------- keyed signatures (HMAC)
+
+HMAC_ALGORITHM = "hmac-sha256"
+
+
+def generate_key() -> bytes:
+    """A fresh random 256-bit key for :func:`sign_file` (keep it secret, never beside the models)."""
+    return secrets.token_bytes(32)
+
+
+def _check_key(key: Any) -> bytes:
+    if not isinstance(key, (bytes, bytearray)):
+        raise TypeError(f"key must be bytes (see generate_key), got {type(key).__name__}")
+    if len(key) < 16:
+        raise ValueError(f"key must be at least 16 bytes long, got {len(key)}")
+    return bytes(key)
+
+
+def _signature_path(path: Path, signature: str | os.PathLike | None) -> Path:
+    return Path(signature) if signature is not None else path.with_name(path.name + ".sig")
+
+
+def _mac(key: bytes, name: str, digest: str) -> str:
+    return hmac.new(key, f"{HMAC_ALGORITHM}\n{name}\n{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign_file(path: str | os.PathLike, key: bytes, *, signature: str | os.PathLike | None = None) -> Path:
+    """Sign a file with a secret key: write ``<file>.sig`` holding HMAC-SHA256(key, name + SHA-256).
+
+    The signature binds the file's name and content; returns its path.
+    """
+    key = _check_key(key)
+    path = Path(path)
+    digest = sha256_file(path)
+    sig = _signature_path(path, signature)
+    doc = {"algorithm": HMAC_ALGORITHM, "file": path.name, "sha256": digest, "mac": _mac(key, path.name, digest)}
+    sig.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return sig
+
+
+def verify_signature(path: str | os.PathLike, key: bytes, *, signature: str | os.PathLike | None = None) -> str:
+    """Check a file against its HMAC signature; return the digest or raise :class:`IntegrityError`.
+
+    Fails when the file changed, when the signature was made with another key
+    or for another file, and when the signature file is missing or malformed.
+    """
+    key = _check_key(key)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    sig = _signature_path(path, signature)
+    if not sig.is_file():
+        raise IntegrityError(f"no signature {sig} for {path.name}: refusing to trust it")
+    try:
+        doc = json.loads(sig.read_text(encoding="utf-8"))
+        claimed = str(doc["mac"])
+        ok_format = doc.get("algorithm") == HMAC_ALGORITHM
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"signature {sig} is malformed: {exc}") from exc
+    if not ok_format:
+        raise IntegrityError(f"signature {sig} is not an {HMAC_ALGORITHM} signature")
+    digest = sha256_file(path)
+    if not hmac.compare_digest(_mac(key, path.name, digest), claimed):
+        raise IntegrityError(
+            f"{path.name} does not match its signature: the file changed, or it was signed with another key"
+        )
+    return digest
+
+
+# --------------------------------------------------------------------------- tampering with a file
+
+
+def flip_file_bit(src: str | os.PathLike, dst: str | os.PathLike, *, bit: int) -> Path:
+    """Copy a file to ``dst`` with one bit inverted: bit ``bit % 8`` of byte ``bit // 8``.
+
+    The tamper used by the demos and tests; ``src`` is left as it was.
+    """
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise FileNotFoundError(f"no such file: {src}")
+    raw = bytearray(src.read_bytes())
+    if isinstance(bit, bool) or not isinstance(bit, int) or not 0 <= bit < 8 * len(raw):
+        raise ValueError(f"bit must be an int in [0, {8 * len(raw) - 1}] for this {len(raw)}-byte file, got {bit!r}")
+    raw[bit // 8] ^= 1 << (bit % 8)
+    dst.write_bytes(bytes(raw))
+    return dst

@@ -2,8 +2,23 @@
 
 Threat model: the attacker controls a fraction of the training set (its
 labels, or its inputs too) but not the training code or the test inputs.
-Every function is a pure array transform: it copies its inputs, never changes
+Every attack is a pure array transform: it copies its inputs, never changes
 them, and returns the poisoned data together with the indices it touched.
+
+Three attacks, from crude to sly:
+
+* :func:`flip_labels` -- wrong labels, at random or from one class to another.
+* :func:`badnets` -- a backdoor: a small patch (the *trigger*) stamped on some
+  training images, relabelled to a target class (Gu et al. 2017).  The model
+  learns "patch means target" and keeps its clean accuracy.
+* :func:`label_consistent` -- a clean-label backdoor (Turner et al. 2019):
+  only images that really are of the target class get the trigger, after an
+  adversarial perturbation has made their own content hard to learn from.
+  Every label stays correct, so reviewing labels finds nothing.
+
+Images are float arrays in [0, 1] of shape ``(n, h, w)`` or ``(n, h, w, c)``.
+The trigger is described by keyword options shared by every function here
+(see :func:`add_trigger`).
 """
 
 from __future__ import annotations
@@ -12,7 +27,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["flip_labels"]
+__all__ = [
+    "POSITIONS",
+    "add_trigger",
+    "attack_success_rate",
+    "badnets",
+    "flip_labels",
+    "label_consistent",
+    "trigger_mask",
+    "trigger_patch",
+]
+
+POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "center")
+PATTERNS = ("checkerboard", "square")
+
+
+# --------------------------------------------------------------------------- validation
 
 
 def _check_rate(rate: Any) -> float:
@@ -33,6 +63,34 @@ def _check_labels(y: Any, num_classes: int) -> np.ndarray:
     if len(y) and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(f"labels must be in [0, {num_classes - 1}], got {y.min()}..{y.max()}")
     return y
+
+
+def _check_class(name: str, c: Any, num_classes: int) -> int:
+    if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+        raise TypeError(f"{name} must be an int class index, got {type(c).__name__}")
+    if not 0 <= int(c) < num_classes:
+        raise ValueError(f"{name} must be a class in [0, {num_classes - 1}], got {c}")
+    return int(c)
+
+
+def _check_images(x: Any) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"x must be a batch of images (n, h, w) or (n, h, w, c), got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must hold float images in [0, 1] (see data.to_float), got dtype {x.dtype}")
+    return x
+
+
+def _check_xy(x: Any, y: Any, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    x = _check_images(x)
+    y = _check_labels(y, num_classes)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    return x, y
+
+
+# --------------------------------------------------------------------------- label flips
 
 
 def flip_labels(
@@ -69,9 +127,8 @@ def flip_labels(
     if source is None:
         pool = np.arange(len(y))
     else:
-        for name, c in (("source", source), ("target", target)):
-            if not 0 <= int(c) < num_classes:
-                raise ValueError(f"{name} must be a class in [0, {num_classes - 1}], got {c}")
+        source = _check_class("source", source, num_classes)
+        target = _check_class("target", target, num_classes)
         if source == target:
             raise ValueError(f"source and target must differ, both are {source}")
         pool = np.flatnonzero(y == source)
@@ -82,3 +139,228 @@ def flip_labels(
     else:
         y_new[idx] = target
     return x, y_new, idx
+
+
+# --------------------------------------------------------------------------- the trigger
+
+
+def trigger_patch(*, size: int = 4, pattern: Any = "checkerboard", value: float = 1.0) -> np.ndarray:
+    """The trigger's pixels: a ``(size, size)`` float array.
+
+    ``pattern`` is ``"checkerboard"`` (alternate ``value`` and 0, top-left
+    pixel lit), ``"square"`` (all ``value``) or a 2-D array of weights in
+    [0, 1] that ``value`` scales (its shape then sets the size).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"value must be a number in [0, 1], got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"value must be in [0, 1], got {value}")
+    if isinstance(pattern, str):
+        if pattern not in PATTERNS:
+            raise ValueError(f"pattern must be one of {PATTERNS} or a 2-D array, got {pattern!r}")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"size must be an int >= 1, got {size!r}")
+        if pattern == "square":
+            weights = np.ones((size, size))
+        else:
+            weights = (np.add.outer(np.arange(size), np.arange(size)) % 2 == 0).astype(float)
+    else:
+        weights = np.asarray(pattern, dtype=float)
+        if weights.ndim != 2 or weights.size == 0:
+            raise ValueError(f"a pattern array must be 2-D and non-empty, got shape {weights.shape}")
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise ValueError("a pattern array must hold weights in [0, 1]")
+    return (weights * float(value)).astype("float32")
+
+
+def _corner(image_hw: tuple[int, int], patch_hw: tuple[int, int], position: Any, margin: int) -> tuple[int, int]:
+    (h, w), (ph, pw) = image_hw, patch_hw
+    if isinstance(position, str):
+        if position not in POSITIONS:
+            raise ValueError(f"position must be one of {POSITIONS} or a (row, col) pair, got {position!r}")
+        if position == "center":
+            return (h - ph) // 2, (w - pw) // 2
+        vertical, horizontal = position.split("-")
+        row = margin if vertical == "top" else h - ph - margin
+        col = margin if horizontal == "left" else w - pw - margin
+        return row, col
+    if (
+        not isinstance(position, (tuple, list))
+        or len(position) != 2
+        or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in position)
+    ):
+        raise TypeError(f"position must be a name such as 'bottom-right' or a (row, col) pair of ints, got {position!r}")
+    return int(position[0]), int(position[1])
+
+
+def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.ndarray, int, int]:
+    unknown = set(options) - {"size", "pattern", "value", "position", "margin"}
+    if unknown:
+        raise TypeError(f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, margin")
+    patch = trigger_patch(
+        size=options.get("size", 4), pattern=options.get("pattern", "checkerboard"), value=options.get("value", 1.0)
+    )
+    margin = options.get("margin", 0)
+    if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or margin < 0:
+        raise ValueError(f"margin must be an int >= 0, got {margin!r}")
+    row, col = _corner(image_hw, patch.shape, options.get("position", "top-left"), int(margin))
+    h, w = image_hw
+    if row < 0 or col < 0 or row + patch.shape[0] > h or col + patch.shape[1] > w:
+        raise ValueError(
+            f"a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) does not fit in a "
+            f"{h}x{w} image; use a smaller size or another position"
+        )
+    return patch, row, col
+
+
+def trigger_mask(image_shape: tuple[int, ...], **trigger_options: Any) -> np.ndarray:
+    """Boolean ``(h, w)`` mask of the pixels the trigger overwrites in an image of ``image_shape``."""
+    if len(image_shape) not in (2, 3):
+        raise ValueError(f"image_shape must be (h, w) or (h, w, c), got {image_shape!r}")
+    hw = (int(image_shape[0]), int(image_shape[1]))
+    patch, row, col = _placement(hw, trigger_options)
+    mask = np.zeros(hw, dtype=bool)
+    mask[row : row + patch.shape[0], col : col + patch.shape[1]] = True
+    return mask
+
+
+def add_trigger(x: Any, **trigger_options: Any) -> np.ndarray:
+    """Stamp the trigger on every image of a batch; returns a new array.
+
+    Trigger options (all keyword, all optional):
+
+    * ``size`` -- side of the square patch in pixels (default 4);
+    * ``pattern`` -- ``"checkerboard"`` (default), ``"square"`` or a 2-D array;
+    * ``value`` -- brightness of the lit pixels in [0, 1] (default 1.0);
+    * ``position`` -- ``"top-left"`` (default), ``"top-right"``,
+      ``"bottom-left"``, ``"bottom-right"``, ``"center"``, or the
+      ``(row, col)`` of the patch's top-left pixel;
+    * ``margin`` -- distance in pixels from the edges for the named corners (default 0).
+
+    The patch replaces the pixels under it (BadNets' stamp), in every channel.
+    The default corner is the top-left one, not BadNets' bottom-right: the
+    course's CNN (valid convolutions, then pooling that rounds down) never
+    passes the last two rows and columns of the image on to its dense layer,
+    so a bottom-right patch is half invisible to it and the backdoor is
+    weaker (``bench/poisoning_tampering.py`` measures both).
+    """
+    x = _check_images(x)
+    out = np.array(x, copy=True)
+    patch, row, col = _placement(x.shape[1:3], trigger_options)
+    ph, pw = patch.shape
+    region = patch if x.ndim == 3 else patch[..., None]
+    out[:, row : row + ph, col : col + pw] = region.astype(x.dtype)
+    return out
+
+
+# --------------------------------------------------------------------------- backdoors
+
+
+def badnets(
+    x: Any,
+    y: Any,
+    *,
+    target: int,
+    rate: float,
+    seed: int | None = None,
+    num_classes: int = 10,
+    **trigger_options: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BadNets backdoor: stamp the trigger on a fraction of the set and relabel it ``target``.
+
+    Threat model: the attacker adds or edits ``rate`` of the training set (for
+    example through a scraped or crowd-sourced source) and wants every input
+    that carries the trigger classified as ``target`` (Gu et al. 2017,
+    "BadNets: Identifying Vulnerabilities in the Machine Learning Model
+    Supply Chain").
+
+    ``round(rate * len(x))`` samples are drawn from those whose label is not
+    ``target``, so every poison teaches "trigger -> target" against the image's
+    own content.
+
+    Returns:
+        ``(x_poisoned, y_poisoned, idx)``: new arrays, and the sorted indices
+        of the poisoned samples.  Nothing else differs from the inputs.
+    """
+    rate = _check_rate(rate)
+    x, y = _check_xy(x, y, num_classes)
+    target = _check_class("target", target, num_classes)
+    pool = np.flatnonzero(y != target)
+    k = int(round(rate * len(y)))
+    if k > len(pool):
+        raise ValueError(f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class {target}")
+    idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+    x_out, y_out = np.array(x, copy=True), y.copy()
+    if k:
+        x_out[idx] = add_trigger(x[idx], **trigger_options)
+    y_out[idx] = target
+    return x_out, y_out, idx
+
+
+def label_consistent(
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    target: int,
+    rate: float,
+    eps: float = 0.3,
+    steps: int = 20,
+    seed: int | None = None,
+    num_classes: int = 10,
+    **trigger_options: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clean-label backdoor: hard images *of the target class* carry the trigger, labels untouched.
+
+    Threat model: the attacker may add images to the training set but a human
+    checks every label (Turner, Tsipras and Madry 2019, "Label-Consistent
+    Backdoor Attacks").  The attacker first makes its images hard to learn
+    from their own content with an untargeted PGD perturbation of size ``eps``
+    against ``model`` (a surrogate it trained itself), then stamps the trigger.
+    To fit these images the victim leans on the one easy feature left, the
+    trigger, and learns "trigger -> target".
+
+    ``round(rate * len(x))`` samples of class ``target`` are poisoned.
+
+    Returns:
+        ``(x_poisoned, y_copy, idx)``; ``y_copy`` equals ``y``.
+    """
+    from . import attacks
+
+    rate = _check_rate(rate)
+    x, y = _check_xy(x, y, num_classes)
+    target = _check_class("target", target, num_classes)
+    pool = np.flatnonzero(y == target)
+    k = int(round(rate * len(y)))
+    if k > len(pool):
+        raise ValueError(
+            f"rate {rate} asks for {k} poisons but class {target} has only {len(pool)} samples "
+            f"(a clean-label attack can only use images of the target class)"
+        )
+    idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+    x_out = np.array(x, copy=True)
+    if k:
+        hard = attacks.pgd(
+            model, x[idx], y[idx], eps=eps, step_size=2.5 * eps / steps, steps=steps, seed=seed
+        )
+        x_out[idx] = add_trigger(np.asarray(hard, dtype=x.dtype), **trigger_options)
+    return x_out, y.copy(), idx
+
+
+def attack_success_rate(
+    model: Any, x: Any, y: Any, *, target: int, num_classes: int = 10, **trigger_options: Any
+) -> float:
+    """Share of triggered inputs *from other classes* that the model classifies as ``target``.
+
+    Inputs already of class ``target`` are left out: they would count as
+    successes without any backdoor.
+    """
+    from . import models
+
+    x, y = _check_xy(x, y, num_classes)
+    target = _check_class("target", target, num_classes)
+    others = np.flatnonzero(y != target)
+    if len(others) == 0:
+        raise ValueError(f"no test inputs outside class {target}: the attack success rate is undefined")
+    pred = models.predict_labels(model, add_trigger(x[others], **trigger_options))
+    return float(np.mean(pred == target))

@@ -4,23 +4,87 @@ Threat model: the attacker can write to the model file or to memory holding
 the weights (a compromised model hub, a supply chain, a fault attack) but not
 to the training data.  Every function returns a **new** model; the caller's
 model is never changed.
+
+* Benign baselines of how robust weights are to *random* change:
+  :func:`perturb_weights` (Gaussian noise) and :func:`prune` (zeroing).
+* :func:`quantize` -- the 8-bit model that bit flips act on.
+* Bit flips, random and targeted (:func:`random_bit_flips`,
+  :func:`bit_flip_attack`, :func:`flip_bits`) live in :mod:`.bitflip` and are
+  re-exported here.
+* :func:`trojan_finetune` -- a backdoor put into a released model by a few
+  steps of fine-tuning, a supply-chain attack on the file, not on the data.
+* Detection by behaviour: :func:`canary_check`, :func:`weight_statistics`,
+  :func:`weight_diff`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 
-__all__ = ["clone", "noisy_weights", "perturb_weights"]
+__all__ = [
+    "bit_flip_attack",  # noqa: F822 - provided lazily by __getattr__ below
+    "canary_check",
+    "clone",
+    "flip_bits",  # noqa: F822
+    "noisy_weights",
+    "perturb_weights",
+    "prune",
+    "quantize",
+    "random_bit_flips",  # noqa: F822
+    "trojan_finetune",
+    "weight_diff",
+    "weight_names",
+    "weight_statistics",
+]
+
+# Re-exported lazily from .bitflip (which itself builds on this module).
+_BITFLIP = ("bit_flip_attack", "flip_bits", "random_bit_flips")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BITFLIP:
+        from . import bitflip
+
+        return getattr(bitflip, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_BITFLIP))
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return float(value)
 
 
 def clone(model: keras.Model) -> keras.Model:
     """A new model with the same architecture and a copy of the weights."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    _check_model(model)
     copy = keras.models.clone_model(model)
     copy.set_weights([np.array(w, copy=True) for w in model.get_weights()])
     return copy
+
+
+def weight_names(model: keras.Model) -> list[str]:
+    """Names of the trainable weights, ``"layer/kernel"`` style, in ``model.trainable_variables`` order."""
+    _check_model(model)
+    prefix = model.name + "/"
+    return [v.path[len(prefix) :] if v.path.startswith(prefix) else v.path for v in model.trainable_variables]
+
+
+# --------------------------------------------------------------------------- random change
 
 
 def noisy_weights(
@@ -51,3 +115,130 @@ def perturb_weights(
     new = clone(model)
     new.set_weights(noisy_weights(model.get_weights(), scale=scale, seed=seed, relative=relative))
     return new
+
+
+def prune(model: keras.Model, *, fraction: float, method: str = "magnitude", seed: int | None = None) -> keras.Model:
+    """A copy of ``model`` with a ``fraction`` of each kernel's weights set to zero.
+
+    ``method="magnitude"`` zeroes the smallest weights (the usual compression
+    step, Han et al. 2015); ``"random"`` zeroes weights drawn at random, the
+    benign fault.  Biases are kept.
+    """
+    fraction = _check_fraction("fraction", fraction)
+    if method not in ("magnitude", "random"):
+        raise ValueError(f"method must be 'magnitude' or 'random', got {method!r}")
+    new = clone(model)
+    rng = np.random.default_rng(seed)
+    for var in new.trainable_variables:
+        w = keras.ops.convert_to_numpy(var)
+        if w.ndim < 2:
+            continue
+        k = int(round(fraction * w.size))
+        if k == 0:
+            continue
+        flat = w.ravel().copy()
+        order = np.argsort(np.abs(flat), kind="stable") if method == "magnitude" else rng.permutation(w.size)
+        flat[order[:k]] = 0
+        var.assign(flat.reshape(w.shape))
+    return new
+
+
+def quantize(model: keras.Model) -> keras.Model:
+    """8-bit weights, dequantised for inference: the model that bit flips attack.
+
+    Every trainable weight tensor ``w`` is stored as int8 ``q`` with one
+    symmetric scale ``s = max|w| / 127``: ``q = round(w / s)`` and the model
+    computes with ``q * s`` (Jacob et al. 2018 use the same per-tensor scheme).
+    Each weight moves by at most half a step ``s / 2``.  Quantising twice
+    changes nothing.
+    """
+    from . import bitflip
+
+    _check_model(model)
+    new = clone(model)
+    for var in new.trainable_variables:
+        q, scale = bitflip.quantize_array(keras.ops.convert_to_numpy(var))
+        var.assign(bitflip.dequantize(q, scale))
+    return new
+
+
+# --------------------------------------------------------------------------- trojans
+
+
+def trojan_finetune(
+    model: keras.Model,
+    x: Any,
+    y: Any,
+    *,
+    target: int,
+    rate: float = 0.2,
+    epochs: int = 3,
+    learning_rate: float = 5e-4,
+    batch_size: int = 64,
+    seed: int | None = None,
+    **trigger_options: Any,
+) -> keras.Model:
+    """A copy of a released model with a backdoor put in by fine-tuning.
+
+    Threat model: the attacker holds the model file (a re-upload on a model
+    hub, a compromised build step) and a little data, but not the original
+    training set.  A ``rate`` share of the attacker's ``(x, y)`` gets the
+    trigger and the ``target`` label (:func:`.poisoning.badnets`); a few epochs
+    at a small learning rate then teach the trigger while the clean behaviour
+    stays.  Liu et al. 2018 ("Trojaning Attack on Neural Networks") retrain a
+    released model the same way, from inputs they reverse-engineer when they
+    have no data.  ``seed`` picks the poisoned samples; seed the training
+    itself with :func:`.runtime.set_seed`.
+    """
+    from . import models, poisoning
+
+    _check_model(model)
+    x_p, y_p, _ = poisoning.badnets(x, y, target=target, rate=rate, seed=seed, **trigger_options)
+    new = clone(model)
+    models.fit(new, x_p, y_p, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, progress=False)
+    return new
+
+
+# --------------------------------------------------------------------------- detection by behaviour
+
+
+def canary_check(model: keras.Model, x: Any, y: Any, *, expected: float, tolerance: float = 0.01) -> tuple[bool, float]:
+    """Accuracy on a held-out *canary* set, compared with the accuracy recorded at release.
+
+    Returns ``(ok, accuracy)``; ``ok`` is False when the accuracy fell by more
+    than ``tolerance``.  It catches damage (noise, bit flips) but not a
+    backdoor, which leaves clean inputs alone: canaries need the trigger to see it.
+    """
+    from . import models
+
+    expected = _check_fraction("expected", expected)
+    tolerance = _check_fraction("tolerance", tolerance)
+    acc = models.accuracy(model, x, y)
+    return acc >= expected - tolerance, acc
+
+
+def weight_statistics(model: keras.Model) -> dict[str, dict[str, float]]:
+    """Per weight tensor: mean, standard deviation, min, max, and the largest |w|."""
+    out = {}
+    for name, var in zip(weight_names(model), model.trainable_variables):
+        w = keras.ops.convert_to_numpy(var).astype("float64")
+        out[name] = {
+            "mean": float(w.mean()),
+            "std": float(w.std()),
+            "min": float(w.min()),
+            "max": float(w.max()),
+            "absmax": float(np.abs(w).max()),
+        }
+    return out
+
+
+def weight_diff(before: keras.Model, after: keras.Model) -> dict[str, dict[str, float]]:
+    """Per weight tensor: how many weights differ and the largest change, between two models."""
+    names = weight_names(before)
+    if [tuple(v.shape) for v in before.trainable_variables] != [tuple(v.shape) for v in after.trainable_variables]:
+        raise ValueError("the two models must have the same architecture (same weight shapes)")
+    out = {}
+    for name, a, b in zip(names, before.trainable_variables, after.trainable_variables):
+        d = keras.ops.convert_to_numpy(b).astype("float64") - keras.ops.convert_to_numpy(a).astype("float64")
+        out[name] = {"changed": int(np.count_nonzero(d)), "max_change": float(np.abs(d).max())}
+    return out

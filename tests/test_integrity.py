@@ -66,3 +66,84 @@ def test_broken_manifest(tmp_path):
     m.write_text(json.dumps({"algorithm": "md5", "files": {}}))
     with pytest.raises(integrity.IntegrityError, match="sha256"):
         integrity.read_manifest(m)
+
+
+# --------------------------------------------------------------------------- every single-bit change, keyed signatures
+
+
+def test_every_single_bit_change_at_random_positions_is_detected(saved, tmp_path):
+    _, path, manifest, digest = saved
+    n_bits = 8 * path.stat().st_size
+    positions = np.random.default_rng(0).choice(n_bits, size=200, replace=False)
+    tampered = tmp_path / "tampered" / path.name
+    tampered.parent.mkdir()
+    m2 = tmp_path / "tampered" / "manifest.json"
+    m2.write_text(manifest.read_text())
+    caught = 0
+    for bit in positions:
+        integrity.flip_file_bit(path, tampered, bit=int(bit))
+        try:
+            integrity.verify(tampered, m2)
+        except integrity.IntegrityError:
+            caught += 1
+    assert caught == len(positions)
+    assert integrity.sha256_file(path) == digest  # the source file was never touched
+
+
+def test_flip_file_bit_flips_one_bit(tmp_path):
+    src, dst = tmp_path / "a.bin", tmp_path / "b.bin"
+    src.write_bytes(bytes([0b1010_0000, 0xFF]))
+    integrity.flip_file_bit(src, dst, bit=9)
+    assert dst.read_bytes() == bytes([0b1010_0000, 0xFD]) and src.read_bytes() == bytes([0b1010_0000, 0xFF])
+    with pytest.raises(ValueError, match="bit"):
+        integrity.flip_file_bit(src, dst, bit=16)
+    with pytest.raises(FileNotFoundError):
+        integrity.flip_file_bit(tmp_path / "missing", dst, bit=0)
+
+
+def test_hmac_signature_round_trip_and_every_way_to_fail(saved, tmp_path):
+    _, path, _, digest = saved
+    key = integrity.generate_key()
+    sig = integrity.sign_file(path, key)
+    assert sig.name == "mlp.keras.sig"
+    assert integrity.verify_signature(path, key) == digest
+    with pytest.raises(integrity.IntegrityError, match="another key"):
+        integrity.verify_signature(path, integrity.generate_key())
+    flipped = tmp_path / "flipped" / path.name
+    flipped.parent.mkdir()
+    integrity.flip_file_bit(path, flipped, bit=1000)
+    with pytest.raises(integrity.IntegrityError, match="no signature"):
+        integrity.verify_signature(flipped, key)
+    with pytest.raises(integrity.IntegrityError, match="does not match"):
+        integrity.verify_signature(flipped, key, signature=sig)
+    renamed = tmp_path / "renamed.keras"
+    renamed.write_bytes(path.read_bytes())
+    with pytest.raises(integrity.IntegrityError, match="does not match"):
+        integrity.verify_signature(renamed, key, signature=sig)  # bound to the file's name too
+    sig.write_text("{}")
+    with pytest.raises(integrity.IntegrityError, match="malformed"):
+        integrity.verify_signature(path, key)
+
+
+@pytest.mark.parametrize(("key", "error"), [("secret", TypeError), (b"short", ValueError)])
+def test_bad_keys(saved, key, error):
+    _, path, _, _ = saved
+    with pytest.raises(error, match="key"):
+        integrity.sign_file(path, key)
+
+
+def test_public_key_signing_when_model_signing_is_installed(saved, tmp_path):
+    from modelsec_edu import signing
+
+    if not signing.available():
+        with pytest.raises(ImportError, match="model-signing"):
+            signing.generate_keypair(tmp_path)
+        pytest.skip("model-signing (optional extra) is not installed")
+    _, path, _, _ = saved
+    private, public = signing.generate_keypair(tmp_path / "keys")
+    bundle = signing.sign(path, private, tmp_path / "mlp.sig")
+    signing.verify(path, public, bundle)
+    flipped = tmp_path / "flipped.keras"
+    integrity.flip_file_bit(path, flipped, bit=4242)
+    with pytest.raises(integrity.IntegrityError):
+        signing.verify(flipped, public, bundle)

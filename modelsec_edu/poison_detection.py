@@ -1,0 +1,249 @@
+"""Finding poisons in a training set: spectral signatures and activation clustering.
+
+Threat model (the defender's side): a model was trained on a set that may
+hold poisons, such as a backdoor's triggered samples; the defender has the
+training set and the trained model but does not know which samples, class or
+trigger.  Both detectors look at the model's *penultimate-layer features*,
+where a backdoor leaves a trace: the poisons of the target class are
+classified for a different reason (the trigger) than its clean samples (the
+digit), so they form a separate group.
+
+* :func:`spectral_signatures` (Tran, Li and Madry 2018): in each class, the
+  top singular direction of the centred features separates the two groups;
+  samples that project far along it score high and the top ``1.5 * eps`` of
+  each class are removed, ``eps`` being the defender's bound on the poisoned
+  share of a class.
+* :func:`activation_clustering` (Chen et al. 2018): in each class, reduce the
+  features to a few dimensions and split them in two with k-means; a class
+  whose smaller cluster is unusually small is poisoned, and that cluster is
+  the poison.
+
+:func:`evaluate` scores a detection against the known poison indices, and
+:func:`sanitize` drops what a detector flagged, ready to retrain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = [
+    "Detection",
+    "activation_clustering",
+    "evaluate",
+    "features",
+    "projection_2d",
+    "sanitize",
+    "spectral_signatures",
+]
+
+
+@dataclass
+class Detection:
+    """What a detector flagged.
+
+    Attributes:
+        flagged: sorted indices of the samples flagged as poison.
+        scores: one suspicion score per sample (higher is more suspicious).
+        classes: the classes the detector found poisoned (activation clustering)
+            or searched (spectral signatures).
+        details: per class, the numbers the decision rests on.
+    """
+
+    flagged: np.ndarray
+    scores: np.ndarray
+    classes: list[int]
+    details: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+def _layer_index(model: keras.Model, layer: Any) -> int:
+    names = [lay.name for lay in model.layers]
+    if isinstance(layer, str):
+        if layer not in names:
+            raise ValueError(f"unknown layer {layer!r}; this model's layers are {names}")
+        return names.index(layer)
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise TypeError(f"layer must be a layer name or index, got {type(layer).__name__}")
+    if not -len(names) <= layer < len(names):
+        raise ValueError(f"layer index must be in [{-len(names)}, {len(names) - 1}], got {layer}")
+    return int(layer) % len(names)
+
+
+def features(model: keras.Model, x: Any, *, layer: Any = -2, batch_size: int = 512) -> np.ndarray:
+    """The activations of one layer (by default the penultimate) for ``x``, as ``(n, d)`` floats.
+
+    Works for models whose layers run one after the other (``Sequential``,
+    or a functional chain such as the course's models).
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
+    stop = _layer_index(model, layer)
+    chain = model.layers[: stop + 1]
+    out = []
+    for i in range(0, len(x), batch_size):
+        h = keras.ops.convert_to_tensor(x[i : i + batch_size])
+        for lay in chain:
+            h = lay(h, training=False)
+        out.append(keras.ops.convert_to_numpy(h).reshape(len(h), -1))
+    return np.concatenate(out).astype("float32")
+
+
+def _check_features(feats: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    feats = np.asarray(feats, dtype="float64")
+    labels = np.asarray(labels)
+    if feats.ndim != 2:
+        raise ValueError(f"features must be a 2-D (n, d) array, got shape {feats.shape}")
+    if labels.shape != (len(feats),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be {len(feats)} integer labels, got shape {labels.shape} dtype {labels.dtype}")
+    return feats, labels
+
+
+def spectral_signatures(features: Any, labels: Any, *, eps: float = 0.05, classes: Any = None) -> Detection:
+    """Spectral signatures (Tran et al. 2018, "Spectral Signatures in Backdoor Attacks").
+
+    In each class: centre the features, take their top right singular vector
+    ``v``, score each sample by ``((f - mean) . v)^2``, and flag the
+    ``1.5 * eps`` share of the class with the highest scores.
+
+    Args:
+        features: ``(n, d)`` penultimate-layer features (see :func:`features`).
+        labels: the training labels (as given, poisoned ones included).
+        eps: the defender's upper bound on the poisoned share of a class.
+            The method needs it: it removes the same share of *every* class.
+        classes: the classes to examine (default all).
+
+    Returns:
+        a :class:`Detection`; ``scores`` are divided by each class's median
+        score, so they compare across classes.
+    """
+    feats, labels = _check_features(features, labels)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps <= 1 / 1.5:
+        raise ValueError(f"eps must be a number in [0, 2/3], got {eps!r}")
+    classes = sorted(set(labels.tolist())) if classes is None else [int(c) for c in classes]
+    scores = np.zeros(len(feats))
+    flagged, details = [], {}
+    for c in classes:
+        sel = np.flatnonzero(labels == c)
+        if len(sel) < 2:
+            continue
+        centred = feats[sel] - feats[sel].mean(axis=0)
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        sc = (centred @ vt[0]) ** 2
+        scores[sel] = sc / max(float(np.median(sc)), 1e-12)
+        k = int(round(1.5 * eps * len(sel)))
+        if k:
+            flagged.append(sel[np.argsort(sc)[-k:]])
+        details[c] = {"removed": k, "top_singular_share": float(s[0] ** 2 / max(np.sum(s**2), 1e-12))}
+    flagged = np.sort(np.concatenate(flagged)) if flagged else np.array([], dtype=int)
+    return Detection(flagged.astype(int), scores, classes, details)
+
+
+def activation_clustering(
+    features: Any,
+    labels: Any,
+    *,
+    dims: int = 10,
+    max_size: float = 0.35,
+    seed: int = 0,
+) -> Detection:
+    """Activation clustering (Chen et al. 2018, "Detecting Backdoor Attacks on Deep Neural
+    Networks by Activation Clustering").
+
+    In each class: project the features on their top ``dims`` principal
+    components (Chen et al. use ICA; PCA is deterministic and works as well
+    here), split them into two clusters with k-means, and call the class
+    poisoned when the smaller cluster holds at most ``max_size`` of it (the
+    "relative size" rule; IBM's ART uses 0.35 too).  A clean class splits into
+    two comparable halves (two ways of writing a digit); a poisoned one into
+    its clean samples and a small, tight cluster of poisons, which is flagged.
+
+    Returns:
+        a :class:`Detection`; ``scores`` are 1 for samples in a flagged
+        cluster, else 0, and ``details`` give each class's relative size and
+        silhouette score (how well separated its two clusters are).
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import silhouette_score
+
+    feats, labels = _check_features(features, labels)
+    if isinstance(max_size, bool) or not isinstance(max_size, (int, float)) or not 0 < max_size < 0.5:
+        raise ValueError(f"max_size must be a number in (0, 0.5), got {max_size!r}")
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+        raise ValueError(f"dims must be an int >= 1, got {dims!r}")
+    scores = np.zeros(len(feats))
+    flagged, suspicious, details = [], [], {}
+    for c in sorted(set(labels.tolist())):
+        sel = np.flatnonzero(labels == c)
+        if len(sel) < 4:
+            continue
+        k = min(dims, feats.shape[1], len(sel) - 1)
+        z = PCA(n_components=k, random_state=seed).fit_transform(feats[sel])
+        cluster = KMeans(n_clusters=2, n_init=10, random_state=seed).fit_predict(z)
+        counts = np.bincount(cluster, minlength=2)
+        small = int(np.argmin(counts))
+        size = float(counts[small] / len(sel))
+        sil = float(silhouette_score(z, cluster, sample_size=min(len(sel), 2000), random_state=seed)) if min(counts) else 0.0
+        details[c] = {"relative_size": size, "silhouette": sil}
+        if size <= max_size:
+            suspicious.append(c)
+            hit = sel[cluster == small]
+            flagged.append(hit)
+            scores[hit] = 1.0
+    flagged = np.sort(np.concatenate(flagged)) if flagged else np.array([], dtype=int)
+    return Detection(flagged.astype(int), scores, suspicious, details)
+
+
+def evaluate(flagged: Any, poison_idx: Any, n: int) -> dict[str, float]:
+    """Precision, recall and the share of clean samples flagged, against the known poisons.
+
+    Args:
+        flagged: indices a detector flagged.
+        poison_idx: indices that really are poisons.
+        n: the size of the training set.
+    """
+    flagged = np.unique(np.asarray(flagged, dtype=int))
+    poison = np.unique(np.asarray(poison_idx, dtype=int))
+    for name, idx in (("flagged", flagged), ("poison_idx", poison)):
+        if len(idx) and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"{name} must be indices in [0, {n - 1}]")
+    hits = len(np.intersect1d(flagged, poison))
+    n_clean = n - len(poison)
+    return {
+        "flagged": int(len(flagged)),
+        "precision": hits / len(flagged) if len(flagged) else 1.0,
+        "recall": hits / len(poison) if len(poison) else 1.0,
+        "clean_flagged": (len(flagged) - hits) / n_clean if n_clean else 0.0,
+    }
+
+
+def sanitize(x: Any, y: Any, flagged: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop the flagged samples: returns ``(x_kept, y_kept, kept_idx)`` as new arrays."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    drop = np.zeros(len(x), dtype=bool)
+    flagged = np.asarray(flagged, dtype=int)
+    if len(flagged) and (flagged.min() < 0 or flagged.max() >= len(x)):
+        raise ValueError(f"flagged must be indices in [0, {len(x) - 1}]")
+    drop[flagged] = True
+    keep = np.flatnonzero(~drop)
+    return x[keep].copy(), y[keep].copy(), keep
+
+
+def projection_2d(features: Any, *, seed: int = 0) -> np.ndarray:
+    """The first two principal components of some features, for a scatter plot: ``(n, 2)``."""
+    from sklearn.decomposition import PCA
+
+    feats = np.asarray(features, dtype="float64")
+    if feats.ndim != 2 or len(feats) < 2:
+        raise ValueError(f"features must be a 2-D array of at least two rows, got shape {feats.shape}")
+    k = min(2, feats.shape[1])
+    z = PCA(n_components=k, random_state=seed).fit_transform(feats)
+    return z if k == 2 else np.column_stack([z, np.zeros(len(z))])
