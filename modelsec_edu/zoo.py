@@ -1,0 +1,220 @@
+"""A cache of trained models that the chapters share: trained on first use, then loaded.
+
+Chapter 06 trains robust models that later chapters attack, prune and
+fingerprint.  :func:`get` trains a model by a named recipe the first time it
+is asked for, saves it in the ``.keras`` format and records its SHA-256 in a
+manifest; every later call verifies the file against the manifest and loads
+it with ``safe_mode=True`` (:func:`modelsec_edu.integrity.load_model`).
+
+Threat model: someone who can write to the cache swaps a model file.  A file
+that fails its check raises :class:`~modelsec_edu.integrity.IntegrityError`;
+it is never retrained over, replaced or loaded.  (The manifest sits beside the
+models, so this catches corruption and careless tampering, not an attacker who
+rewrites both: chapter 05 adds signatures for that.)
+
+The cache lives in ``$MODELSEC_EDU_CACHE``, else ``~/.cache/modelsec_edu/models``.
+A file name holds the recipe, its settings (quick mode trains small versions)
+and a digest of the training data, so a model is only reused for the data and
+settings it was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from . import data, defenses, gan, integrity, models, runtime
+
+__all__ = ["CACHE_ENV", "RECIPES", "cache_dir", "get", "info", "path"]
+
+CACHE_ENV = "MODELSEC_EDU_CACHE"
+EPS = 0.3  # the L-inf budget the robust models are trained for (MNIST's usual)
+
+
+def cache_dir() -> Path:
+    """``$MODELSEC_EDU_CACHE`` if set, else ``<data cache>/models``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else data.cache_dir() / "models"
+
+
+# --------------------------------------------------------------------------- recipes
+# Each recipe: (settings in full mode, settings in quick mode, train(x, y, settings, cache, progress) -> model).
+# The full settings reach the course's bars on the real MNIST subset (bench/adversarial_training.py).
+
+
+def _plain(builder: Callable[[], keras.Model]):
+    def train(x, y, s, cache, progress):
+        model = builder()
+        models.fit(model, x, y, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["lr"], progress=progress)
+        return model
+
+    return train
+
+
+def _adversarial(method: str):
+    def train(x, y, s, cache, progress):
+        model = models.small_cnn()
+        val = (x[-500:], y[-500:]) if s.get("restore_best") else None  # training images: the test set stays unseen
+        defenses.adversarial_fit(
+            model, x, y, method=method, eps=EPS, epochs=s["epochs"], batch_size=s["batch_size"],
+            step_size=s.get("step_size"), steps=s.get("steps"), warmup_epochs=s.get("warmup", 0.0),
+            learning_rate=s["lr"], validation_data=val, restore_best=bool(val), progress=progress,
+        )
+        return model
+
+    return train
+
+
+def _generator(conditional: bool):
+    def train(x, y, s, cache, progress):
+        g = gan.cgan() if conditional else gan.dcgan()
+        gan.train(g, x, y, epochs=s["epochs"], batch_size=s["batch_size"], on_samples=None, progress=progress)
+        return g.generator
+
+    return train
+
+
+def _with_gan(labels: str, generator: str, builder: Callable[[], keras.Model]):
+    def train(x, y, s, cache, progress):
+        g = get(generator, x, y, cache=cache, progress=progress)
+        model = models.compile_classifier(builder(), learning_rate=s["lr"], decay_steps=s["epochs"] * -(-len(x) // s["batch_size"]))
+        defenses.article_gan_training(
+            model, x, y, g, epochs=s["epochs"], batch_size=s["batch_size"], labels=labels, progress=progress
+        )
+        return model
+
+    return train
+
+
+_CNN = {"epochs": 10, "batch_size": 64, "lr": 2e-3}
+_QUICK = {"epochs": 2, "batch_size": 64, "lr": 2e-3}
+RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
+    "small_cnn": (_CNN, _QUICK, _plain(models.small_cnn)),
+    "article_mlp": ({"epochs": 20, "batch_size": 64, "lr": 2e-3}, _QUICK, _plain(models.article_mlp)),
+    "dcgan_generator": ({"epochs": 20, "batch_size": 64}, {"epochs": 2, "batch_size": 64}, _generator(False)),
+    "cgan_generator": ({"epochs": 20, "batch_size": 64}, {"epochs": 2, "batch_size": 64}, _generator(True)),
+    "small_cnn_article": (_CNN, _QUICK, _with_gan("random", "dcgan_generator", models.small_cnn)),
+    "article_mlp_article": (
+        {"epochs": 20, "batch_size": 64, "lr": 2e-3}, _QUICK, _with_gan("random", "dcgan_generator", models.article_mlp)
+    ),
+    "small_cnn_cgan": (_CNN, _QUICK, _with_gan("conditional", "cgan_generator", models.small_cnn)),
+    "small_cnn_fgsm_rs": (
+        {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.3, "warmup": 10, "restore_best": True},
+        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "warmup": 1},
+        _adversarial("fgsm_rs"),
+    ),
+    "small_cnn_pgd": (
+        {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 10},
+        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "steps": 5, "warmup": 1},
+        _adversarial("pgd"),
+    ),
+    "small_cnn_trades": (
+        {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 10},
+        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "steps": 5, "warmup": 1},
+        _adversarial("trades"),
+    ),
+}
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def _default_data() -> tuple[np.ndarray, np.ndarray]:
+    (x, y), _ = data.load_mnist_float(verbose=False)
+    return x, y
+
+
+def _settings(name: str) -> dict:
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; the zoo has {sorted(RECIPES)}")
+    full, quick, _ = RECIPES[name]
+    return dict(quick if runtime.is_quick() else full)
+
+
+def path(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *, cache: str | Path | None = None) -> Path:
+    """Where the model ``name`` trained on ``(x, y)`` with the current settings is cached."""
+    settings = _settings(name)
+    if x is None or y is None:
+        x, y = _default_data()
+    h = hashlib.sha256(json.dumps({"name": name, "settings": settings}, sort_keys=True).encode())
+    h.update(np.ascontiguousarray(x, dtype="float32").tobytes())
+    h.update(np.ascontiguousarray(y, dtype="int64").tobytes())
+    return Path(cache or cache_dir()) / f"{name}-{h.hexdigest()[:16]}.keras"
+
+
+def _refuse(file: Path, exc: Exception) -> integrity.IntegrityError:
+    return integrity.IntegrityError(
+        f"the zoo refuses {file}: {exc} It was not loaded, retrained or replaced. "
+        "If you know where the change came from, delete the file (and its .json) to train it anew."
+    )
+
+
+def get(
+    name: str,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    *,
+    cache: str | Path | None = None,
+    progress: bool = True,
+) -> keras.Model:
+    """The trained model ``name``: loaded from the cache after a SHA-256 check, or trained and cached.
+
+    Args:
+        name: a key of :data:`RECIPES`.
+        x, y: training data (default: ``data.load_mnist_float()``'s training split).
+        cache: the cache directory (default: :func:`cache_dir`).
+        progress: show training progress when the model has to be trained.
+
+    Raises:
+        IntegrityError: the cached file (or its record) does not match the manifest.
+    """
+    if x is None or y is None:
+        x, y = _default_data()
+    file = path(name, x, y, cache=cache)
+    manifest = file.parent / "manifest.json"
+    if file.exists():
+        try:
+            return integrity.load_model(file, manifest)
+        except integrity.IntegrityError as exc:
+            raise _refuse(file, exc) from exc
+    settings = _settings(name)
+    start = time.perf_counter()
+    model = RECIPES[name][2](np.asarray(x, "float32"), np.asarray(y), settings, cache, progress)
+    seconds = time.perf_counter() - start
+    # A manifest entry whose file is gone is stale, not a tampered file: nothing is overwritten.
+    listed = integrity.read_manifest(manifest)
+    integrity.save_model(model, file, manifest, overwrite=file.name in listed)
+    meta = file.with_suffix(".json")
+    doc = {
+        "name": name,
+        "settings": settings,
+        "train_seconds": seconds,
+        "n_train": len(x),
+        "backend": keras.backend.backend(),
+        "quick": runtime.is_quick(),
+    }
+    if meta.exists() and meta.name in listed:
+        integrity.verify(meta, manifest)  # never overwrite a record that fails its check
+    meta.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    integrity.record(meta, manifest, replace=meta.name in listed)
+    return model
+
+
+def info(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *, cache: str | Path | None = None) -> dict[str, Any]:
+    """How a cached model was trained (settings, seconds, backend), verified against the manifest."""
+    file = path(name, x, y, cache=cache).with_suffix(".json")
+    if not file.exists():
+        raise FileNotFoundError(f"{name} is not cached yet in {file.parent}: zoo.get({name!r}) trains it")
+    try:
+        integrity.verify(file, file.parent / "manifest.json")
+    except integrity.IntegrityError as exc:
+        raise _refuse(file, exc) from exc
+    return json.loads(file.read_text(encoding="utf-8"))
