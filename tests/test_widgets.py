@@ -97,6 +97,8 @@ def test_label_flip_explorer_precomputes_and_moves(flip_panel):
         (lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(3, int)), "2 integer labels"),
         (lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28)), np.zeros(2, int)), "grey images"),
         (lambda m: concepts.weight_noise_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(2, int), max_scale=0), "max_scale"),
+        (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 10), r"\[0, 9\]"),
+        (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 2.5), "one class label"),
         (lambda m: concepts.weight_noise_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(2)), "integer labels"),
         (lambda m: concepts.label_flip_curve(models.article_mlp, *[np.zeros((2, 28, 28, 1)), np.zeros(2, int)] * 2, rates=[], epochs=1), "rates"),
     ],

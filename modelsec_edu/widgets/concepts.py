@@ -287,13 +287,15 @@ def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, see
     is FGSM with ``eps = t``; negative ``t`` walks downhill.
     """
     x = np.asarray(x, dtype="float32")
-    x_b, y_arr = _batch(x[None], np.array([y]).astype("int64"), "gradient_walk")
+    k = attacks.num_classes(model)
+    if isinstance(y, bool) or not isinstance(y, (int, np.integer)) or not 0 <= y < k:
+        raise ValueError(f"gradient_walk: y must be one class label in [0, {k - 1}], got {y!r}")
+    x_b, y_arr = _batch(x[None], np.array([y], dtype="int64"), "gradient_walk")
     g = loss.gradient_sign(model, x_b, y_arr)
     r = loss.random_sign(x_b.shape, seed=seed)
     ts = np.linspace(-max_t, max_t, 25)
     curve_g = loss.loss_along(model, x_b, y_arr, g, ts)[:, 0]
     curve_r = loss.loss_along(model, x_b, y_arr, r, ts)[:, 0]
-    k = attacks.num_classes(model)
     t = _slider("t", 0.0, -max_t, max_t, 0.01)
     fig = FigurePanel((10, 2.8), ncols=3)
     ax0, ax1, ax2 = fig.axes
