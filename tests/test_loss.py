@@ -59,6 +59,7 @@ def test_logit_gradient_does_not_vanish_when_confidently_wrong():
     np.testing.assert_allclose(grad, [[1.0, -1.0]])
 
 
+@pytest.mark.backend
 def test_first_order_change_predicts_small_steps(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:16], yte[:16]
@@ -78,6 +79,7 @@ def test_sign_step_maximises_the_linear_term():
         assert (loss.first_order_change(g, other) <= best + 1e-12).all()
 
 
+@pytest.mark.backend
 def test_gradient_sign_is_the_fgsm_step(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:8], yte[:8]
@@ -86,6 +88,7 @@ def test_gradient_sign_is_the_fgsm_step(trained_mlp, digits):
     np.testing.assert_allclose(x_adv, expected, atol=1e-6)
 
 
+@pytest.mark.backend
 def test_loss_rises_faster_along_gradient_sign_than_random(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:32], yte[:32]

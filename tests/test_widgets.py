@@ -28,6 +28,7 @@ def flip_panel(digits):
     )
 
 
+@pytest.mark.backend
 def test_fgsm_explorer_reacts_to_eps(trained_mlp, digits):
     _, (xte, yte) = digits
     panel = concepts.fgsm_explorer(trained_mlp, xte[:16], yte[:16], n_show=4)
@@ -68,6 +69,7 @@ def test_weight_noise_explorer_at_zero_is_the_clean_accuracy(trained_mlp, digits
     assert _percent(panel.status.value, "&rarr;") < clean * 100
 
 
+@pytest.mark.backend
 def test_gradient_walk_shows_the_loss_at_t(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[0], int(yte[0])
