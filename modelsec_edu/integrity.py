@@ -243,5 +243,6 @@ def flip_file_bit(src: str | os.PathLike, dst: str | os.PathLike, *, bit: int) -
     if isinstance(bit, bool) or not isinstance(bit, int) or not 0 <= bit < 8 * len(raw):
         raise ValueError(f"bit must be an int in [0, {8 * len(raw) - 1}] for this {len(raw)}-byte file, got {bit!r}")
     raw[bit // 8] ^= 1 << (bit % 8)
+    dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(bytes(raw))
     return dst

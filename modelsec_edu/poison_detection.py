@@ -15,8 +15,10 @@ digit), so they form a separate group.
   share of a class.
 * :func:`activation_clustering` (Chen et al. 2018): in each class, reduce the
   features to a few dimensions and split them in two with k-means; a class
-  whose smaller cluster is unusually small is poisoned, and that cluster is
-  the poison.
+  whose smaller cluster is unusually small is suspect, and that cluster the
+  candidate poison.  Some clean classes split unevenly too (slanted and
+  upright 1s), so :func:`exclusionary_reclassification` then asks, for each
+  candidate, a classifier that never saw it: poisons look like another class.
 
 :func:`evaluate` scores a detection against the known poison indices, and
 :func:`sanitize` drops what a detector flagged, ready to retrain.
@@ -33,6 +35,7 @@ import numpy as np
 __all__ = [
     "Detection",
     "activation_clustering",
+    "exclusionary_reclassification",
     "evaluate",
     "features",
     "projection_2d",
@@ -51,12 +54,15 @@ class Detection:
         classes: the classes the detector found poisoned (activation clustering)
             or searched (spectral signatures).
         details: per class, the numbers the decision rests on.
+        clusters: activation clustering only: per class, the indices of its
+            smaller cluster (flagged or not).
     """
 
     flagged: np.ndarray
     scores: np.ndarray
     classes: list[int]
     details: dict[int, dict[str, float]] = field(default_factory=dict)
+    clusters: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def _layer_index(model: keras.Model, layer: Any) -> int:
@@ -122,6 +128,8 @@ def spectral_signatures(features: Any, labels: Any, *, eps: float = 0.05, classe
         a :class:`Detection`; ``scores`` are divided by each class's median
         score, so they compare across classes.
     """
+    from threadpoolctl import threadpool_limits
+
     feats, labels = _check_features(features, labels)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps <= 1 / 1.5:
         raise ValueError(f"eps must be a number in [0, 2/3], got {eps!r}")
@@ -133,7 +141,8 @@ def spectral_signatures(features: Any, labels: Any, *, eps: float = 0.05, classe
         if len(sel) < 2:
             continue
         centred = feats[sel] - feats[sel].mean(axis=0)
-        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        with threadpool_limits(limits=1):
+            _, s, vt = np.linalg.svd(centred, full_matrices=False)
         sc = (centred @ vt[0]) ** 2
         scores[sel] = sc / max(float(np.median(sc)), 1e-12)
         k = int(round(1.5 * eps * len(sel)))
@@ -162,6 +171,8 @@ def activation_clustering(
     "relative size" rule; IBM's ART uses 0.35 too).  A clean class splits into
     two comparable halves (two ways of writing a digit); a poisoned one into
     its clean samples and a small, tight cluster of poisons, which is flagged.
+    Some clean classes split unevenly as well; confirm the candidates with
+    :func:`exclusionary_reclassification`.
 
     Returns:
         a :class:`Detection`; ``scores`` are 1 for samples in a flagged
@@ -171,6 +182,7 @@ def activation_clustering(
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
 
     feats, labels = _check_features(features, labels)
     if isinstance(max_size, bool) or not isinstance(max_size, (int, float)) or not 0 < max_size < 0.5:
@@ -178,26 +190,71 @@ def activation_clustering(
     if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
         raise ValueError(f"dims must be an int >= 1, got {dims!r}")
     scores = np.zeros(len(feats))
-    flagged, suspicious, details = [], [], {}
-    for c in sorted(set(labels.tolist())):
-        sel = np.flatnonzero(labels == c)
-        if len(sel) < 4:
-            continue
-        k = min(dims, feats.shape[1], len(sel) - 1)
-        z = PCA(n_components=k, random_state=seed).fit_transform(feats[sel])
-        cluster = KMeans(n_clusters=2, n_init=10, random_state=seed).fit_predict(z)
-        counts = np.bincount(cluster, minlength=2)
-        small = int(np.argmin(counts))
-        size = float(counts[small] / len(sel))
-        sil = float(silhouette_score(z, cluster, sample_size=min(len(sel), 2000), random_state=seed)) if min(counts) else 0.0
-        details[c] = {"relative_size": size, "silhouette": sil}
-        if size <= max_size:
-            suspicious.append(c)
-            hit = sel[cluster == small]
-            flagged.append(hit)
-            scores[hit] = 1.0
+    flagged, suspicious, details, clusters = [], [], {}, {}
+    # One thread: on a busy machine k-means' thread pool fights the backend's (50x slower).
+    with threadpool_limits(limits=1):
+        for c in sorted(set(labels.tolist())):
+            sel = np.flatnonzero(labels == c)
+            if len(sel) < 4:
+                continue
+            k = min(dims, feats.shape[1], len(sel) - 1)
+            z = PCA(n_components=k, random_state=seed).fit_transform(feats[sel])
+            cluster = KMeans(n_clusters=2, n_init=10, random_state=seed).fit_predict(z)
+            counts = np.bincount(cluster, minlength=2)
+            small = int(np.argmin(counts))
+            size = float(counts[small] / len(sel))
+            sil = silhouette_score(z, cluster, sample_size=min(len(sel), 2000), random_state=seed) if min(counts) else 0.0
+            details[c] = {"relative_size": size, "silhouette": float(sil)}
+            clusters[c] = sel[cluster == small]
+            if size <= max_size:
+                suspicious.append(c)
+                flagged.append(clusters[c])
+                scores[clusters[c]] = 1.0
     flagged = np.sort(np.concatenate(flagged)) if flagged else np.array([], dtype=int)
-    return Detection(flagged.astype(int), scores, suspicious, details)
+    return Detection(flagged.astype(int), scores, suspicious, details, clusters)
+
+
+def exclusionary_reclassification(detection: Detection, x: Any, labels: Any, *, neighbours: int = 5) -> Detection:
+    """Keep only the clusters that a classifier which never saw them assigns to another class.
+
+    Chen et al.'s confirmation step: a poison cluster (3s with a trigger,
+    labelled 0) is classified as what its images show, not as its label; a
+    clean subpopulation (slanted 1s) is still classified as its label.  A
+    candidate is confirmed when its label is *not* the most common answer.
+    Chen et al. retrain the network without the cluster; here a
+    ``neighbours``-nearest-neighbour vote on the raw inputs of all other
+    samples stands in for it (no training, deterministic).  A clean-label
+    poison is, by design, classified as its label: this step lets it through.
+
+    Args:
+        detection: the result of :func:`activation_clustering`.
+        x: the training inputs the features came from.
+        labels: their labels.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(x, dtype="float32").reshape(len(x), -1)
+    labels = np.asarray(labels)
+    if labels.shape != (len(x),):
+        raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
+    confirmed, flagged, details = [], [], {c: dict(d) for c, d in detection.details.items()}
+    scores = np.zeros(len(x))
+    with threadpool_limits(limits=1):
+        for c in detection.classes:
+            hit = detection.clusters[c]
+            rest = np.setdiff1d(np.arange(len(x)), hit)
+            vote = KNeighborsClassifier(n_neighbors=neighbours).fit(x[rest], labels[rest]).predict(x[hit])
+            counts = np.bincount(vote, minlength=int(labels.max()) + 1)
+            label_share = counts[c] / len(hit)
+            other_share = np.delete(counts, c).max() / len(hit)
+            details[c].update({"label_share": float(label_share), "top_other_share": float(other_share)})
+            if label_share < other_share:
+                confirmed.append(c)
+                flagged.append(hit)
+                scores[hit] = 1.0
+    flagged = np.sort(np.concatenate(flagged)) if flagged else np.array([], dtype=int)
+    return Detection(flagged.astype(int), scores, confirmed, details, dict(detection.clusters))
 
 
 def evaluate(flagged: Any, poison_idx: Any, n: int) -> dict[str, float]:

@@ -171,31 +171,34 @@ def trojan_finetune(
     y: Any,
     *,
     target: int,
-    rate: float = 0.2,
-    epochs: int = 3,
-    learning_rate: float = 5e-4,
-    batch_size: int = 64,
+    rate: float = 0.1,
+    epochs: int = 10,
+    learning_rate: float = 1e-3,
+    batch_size: int = 32,
     seed: int | None = None,
     **trigger_options: Any,
 ) -> keras.Model:
     """A copy of a released model with a backdoor put in by fine-tuning.
 
     Threat model: the attacker holds the model file (a re-upload on a model
-    hub, a compromised build step) and a little data, but not the original
-    training set.  A ``rate`` share of the attacker's ``(x, y)`` gets the
-    trigger and the ``target`` label (:func:`.poisoning.badnets`); a few epochs
-    at a small learning rate then teach the trigger while the clean behaviour
-    stays.  Liu et al. 2018 ("Trojaning Attack on Neural Networks") retrain a
-    released model the same way, from inputs they reverse-engineer when they
-    have no data.  ``seed`` picks the poisoned samples; seed the training
-    itself with :func:`.runtime.set_seed`.
+    hub, a compromised build step) and a little clean data, but not the
+    original training set.  It keeps its ``(x, y)`` as they are and adds
+    triggered copies of a ``rate`` share of them, labelled ``target`` (see
+    :func:`.poisoning.badnets`); fine-tuning on both teaches the trigger while
+    the clean samples hold the clean behaviour in place.  Liu et al. 2018
+    ("Trojaning Attack on Neural Networks") retrain a released model the same
+    way, from inputs they reverse-engineer when they have no data.  ``seed``
+    picks the samples to copy; seed the training itself with
+    :func:`.runtime.set_seed`.
     """
     from . import models, poisoning
 
     _check_model(model)
-    x_p, y_p, _ = poisoning.badnets(x, y, target=target, rate=rate, seed=seed, **trigger_options)
+    x_p, y_p, idx = poisoning.badnets(x, y, target=target, rate=rate, seed=seed, **trigger_options)
+    x_ft = np.concatenate([np.asarray(x, dtype=x_p.dtype), x_p[idx]])
+    y_ft = np.concatenate([np.asarray(y), y_p[idx]])
     new = clone(model)
-    models.fit(new, x_p, y_p, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, progress=False)
+    models.fit(new, x_ft, y_ft, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, progress=False)
     return new
 
 

@@ -32,6 +32,33 @@ def test_activation_clustering_finds_the_planted_poisons(planted):
     assert all(found.details[c]["relative_size"] > 0.35 for c in (1, 2))
 
 
+def test_exclusionary_reclassification_keeps_poisons_and_clears_a_clean_subpopulation():
+    """Class 0 holds poisons whose *inputs* look like class 2; class 1 holds a small but genuine subgroup."""
+    rng = np.random.default_rng(1)
+    d = 12
+    centres = rng.normal(0, 6, (3, d))
+    x_parts, labels = [], []
+    for c in range(3):
+        x_parts.append(rng.normal(centres[c], 1.0, (200, d)))
+        labels.append(np.full(200, c))
+    sub = centres[1] + 3.0  # a second way of writing a 1: its own cluster, still near the 1s
+    x_parts.append(rng.normal(sub, 0.5, (50, d)))
+    labels.append(np.full(50, 1))
+    x_parts.append(rng.normal(centres[2], 1.0, (40, d)))  # poisons: 2s relabelled 0
+    labels.append(np.zeros(40, int))
+    x, labels = np.concatenate(x_parts), np.concatenate(labels)
+    feats = x.copy()
+    feats[-40:] = rng.normal(centres[0] + 8.0, 0.3, (40, d))  # in feature space the poisons sit apart, in class 0
+    poison_idx = np.arange(len(x) - 40, len(x))
+    candidates = det.activation_clustering(feats, labels)
+    assert set(candidates.classes) == {0, 1}  # size alone also suspects the genuine subgroup
+    confirmed = det.exclusionary_reclassification(candidates, x, labels)
+    assert confirmed.classes == [0]
+    assert confirmed.details[1]["label_share"] > confirmed.details[1]["top_other_share"]
+    report = det.evaluate(confirmed.flagged, poison_idx, len(labels))
+    assert report["recall"] == 1.0 and report["clean_flagged"] == 0.0
+
+
 def test_spectral_signatures_rank_the_planted_poisons_first(planted):
     feats, labels, poison_idx = planted
     share = 40 / 240  # the poisoned share of class 0

@@ -85,9 +85,10 @@ def test_trojan_finetune_plants_a_backdoor_and_leaves_the_release_alone(trained_
     (xtr, ytr), (xte, yte) = digits
     before = [w.copy() for w in trained_mlp.get_weights()]
     asr_before = poisoning.attack_success_rate(trained_mlp, xte, yte, target=0, size=5)
-    trojan = tampering.trojan_finetune(trained_mlp, xtr[:400], ytr[:400], target=0, rate=0.3, epochs=4, size=5, seed=0)
+    trojan = tampering.trojan_finetune(trained_mlp, xtr[:400], ytr[:400], target=0, rate=0.2, epochs=5, size=5, seed=0)
     asr_after = poisoning.attack_success_rate(trojan, xte, yte, target=0, size=5)
     assert asr_after > asr_before + 0.5
+    assert models.accuracy(trojan, xte, yte) > models.accuracy(trained_mlp, xte, yte) - 0.1
     for a, b in zip(before, trained_mlp.get_weights()):
         np.testing.assert_array_equal(a, b)
 
