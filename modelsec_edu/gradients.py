@@ -20,6 +20,8 @@ The three building blocks:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import weakref
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "backend",
     "compiled",
     "devices",
+    "fast_dtype",
     "input_gradient",
     "train_step",
     "value_and_grad",
@@ -120,27 +123,60 @@ def value_and_grad(f: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple
     raise NotImplementedError(f"backend {name!r} is not supported; use tensorflow, jax or torch")
 
 
-def compiled(model: keras.Model, key: Hashable, make: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+def compiled(
+    model: keras.Model,
+    key: Hashable,
+    make: Callable[[], Callable[..., Any]],
+    *,
+    compute_dtype: str = "float32",
+) -> Callable[..., Any]:
     """Return a compiled ``call(*args)`` running ``make()(logits, *args)`` on ``model``.
 
     ``key`` names the function and every *static* choice baked into it (number
     of steps, norm, ...); everything that may change between calls must be a
     tensor argument, so one trace serves them all.  Compiled functions are cached
     per model, so the second call of an attack costs no tracing.
+
+    With ``compute_dtype="bfloat16"``, ``logits(x)`` runs the model's layers in
+    bfloat16 (Keras' ``mixed_bfloat16`` policy: float32 weights and inputs,
+    bfloat16 arithmetic, float32 logits out) on the model's *current* weights.
+    Where :func:`fast_dtype` says so, that roughly halves the cost of a forward
+    and backward pass; gradients lose precision (8 mantissa bits), which an
+    attack that uses only their sign barely feels.
+    ``logits_f32(x)`` always runs in float32, and is passed to ``make()``'s
+    function as a keyword argument when that function accepts it.
     """
     _check_model(model)
+    if compute_dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {compute_dtype!r}")
     per_model = _CACHE.setdefault(model, {})
-    if key in per_model:
-        return per_model[key]
+    cache_key = (key, compute_dtype)
+    if cache_key in per_model:
+        return per_model[cache_key]
     fn = make()
+    low = _low_precision_twin(model) if compute_dtype == "bfloat16" else None
+    wants_f32 = "logits_f32" in inspect.signature(fn).parameters
     name = backend()
+
+    def bind(fwd_f32, fwd_low):
+        # a partial, not a lambda: TensorFlow counts retracings per code object, and
+        # one shared lambda for every model and attack would trip its "retracing" warning
+        extra = {"logits_f32": fwd_f32} if wants_f32 else {}
+        return functools.partial(_apply, fn, fwd_low or fwd_f32, extra)
+
     if name == "tensorflow":
         import tensorflow as tf
 
         def logits_tf(x):
             return model(x, training=False)
 
-        call = tf.function(lambda *args: fn(logits_tf, *args), reduce_retracing=True)
+        def logits_tf_low(x):
+            tv = [v.value for v in model.trainable_variables]
+            ntv = [v.value for v in model.non_trainable_variables]
+            out, _ = low.stateless_call(tv, ntv, x, training=False)
+            return keras.ops.cast(out, "float32")
+
+        call = tf.function(bind(logits_tf, logits_tf_low if low else None), reduce_retracing=True)
     elif name == "jax":
         import jax
 
@@ -149,7 +185,11 @@ def compiled(model: keras.Model, key: Hashable, make: Callable[[], Callable[...,
                 out, _ = model.stateless_call(tv, ntv, x, training=False)
                 return out
 
-            return fn(logits_jax, *args)
+            def logits_jax_low(x):
+                out, _ = low.stateless_call(tv, ntv, x, training=False)
+                return keras.ops.cast(out, "float32")
+
+            return bind(logits_jax, logits_jax_low if low else None)(*args)
 
         jitted = jax.jit(run)
 
@@ -163,11 +203,74 @@ def compiled(model: keras.Model, key: Hashable, make: Callable[[], Callable[...,
         def logits_eager(x):
             return model(x, training=False)
 
-        def call(*args):
-            return fn(logits_eager, *args)
+        def logits_eager_low(x):
+            tv = [v.value for v in model.trainable_variables]
+            ntv = [v.value for v in model.non_trainable_variables]
+            out, _ = low.stateless_call(tv, ntv, x, training=False)
+            return keras.ops.cast(out, "float32")
 
-    per_model[key] = call
+        call = bind(logits_eager, logits_eager_low if low else None)
+
+    per_model[cache_key] = call
     return call
+
+
+def _apply(fn, logits, extra, *args):
+    return fn(logits, *args, **extra)
+
+
+def _cpu_has_bf16_units() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return bool(set(line.split(":", 1)[1].split()) & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        return False
+    return False
+
+
+@functools.lru_cache(maxsize=1)
+def fast_dtype() -> str:
+    """The compute dtype that runs a model fastest here: ``"bfloat16"`` or ``"float32"``.
+
+    bfloat16 on a GPU, and on TensorFlow when the CPU has bfloat16 units
+    (AVX512_BF16 or AMX), which oneDNN uses: there a forward and backward pass
+    costs about half.  float32 elsewhere, including JAX on a CPU, whose
+    compiler emulates bfloat16 and gains nothing (measured in
+    ``bench/attacks_speed.py``).
+    """
+    if any(d["type"] in ("GPU", "TPU") for d in devices()):
+        return "bfloat16"
+    if backend() == "tensorflow" and _cpu_has_bf16_units():
+        return "bfloat16"
+    return "float32"
+
+
+def _low_precision_twin(model: keras.Model) -> keras.Model:
+    """A structural copy of ``model`` whose layers compute in bfloat16.
+
+    It holds no weights of its own that matter: :func:`compiled` runs it with
+    ``stateless_call`` on the original model's variables, so it always sees the
+    current weights.  Models whose layers cannot be rebuilt from their config
+    raise ``ValueError``.
+    """
+
+    def clone_layer(layer):
+        config = layer.get_config()
+        config["dtype"] = "mixed_bfloat16"
+        return layer.__class__.from_config(config)
+
+    try:
+        twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+    except (NotImplementedError, TypeError, ValueError, KeyError) as exc:
+        raise ValueError(f"cannot build a bfloat16 twin of {model.name!r}: {exc}") from exc
+    same = [tuple(a.shape) for a in twin.trainable_variables] == [
+        tuple(b.shape) for b in model.trainable_variables
+    ] and len(twin.non_trainable_variables) == len(model.non_trainable_variables)
+    if not same:
+        raise ValueError(f"the bfloat16 twin of {model.name!r} does not have the model's variables")
+    return twin
 
 
 def _sparse_ce(y, logits):

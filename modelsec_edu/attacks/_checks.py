@@ -46,6 +46,20 @@ def norm_name(norm: Any, allowed: tuple[str, ...] = NORMS) -> str:
     return norm
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def precision(value: Any) -> str:
+    """Resolve ``"auto"`` to :func:`modelsec_edu.gradients.fast_dtype`."""
+    from .. import gradients
+
+    if value not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}")
+    if value == "auto":
+        return gradients.fast_dtype()
+    return value
+
+
 def seed_value(seed: Any) -> int | None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
