@@ -10,6 +10,8 @@ BIN    := $(VENV)/bin
 TF     ?= $(if $(filter Linux,$(shell uname -s)),tf-cpu,tf)
 EXTRAS ?= $(TF),jax,lab,dev
 STAMP  := $(VENV)/.installed-$(TF)
+# Keep TensorFlow's C++ start-up banner (oneDNN, absl) out of every notebook's first output.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: lab test test-unit test-notebooks test-backend test-widgets7 lint bench clean-venv
 
