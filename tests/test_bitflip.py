@@ -62,6 +62,7 @@ def test_bad_bit_input(call, error, match):
         call(np.zeros(3, np.int8))
 
 
+@pytest.mark.backend
 def test_flip_bits_on_a_model_changes_exactly_that_bit(trained_mlp):
     base = tampering.quantize(trained_mlp)
     layer = tampering.weight_names(trained_mlp)[2]  # the second kernel
@@ -102,6 +103,7 @@ def test_random_flips_are_distinct_seeded_and_leave_the_model_alone(trained_mlp,
         tampering.random_bit_flips(trained_mlp, flips=-1)
 
 
+@pytest.mark.backend
 def test_bit_flip_attack_beats_random_flips(trained_mlp, digits):
     (xtr, ytr), (xte, yte) = digits
     before = [w.copy() for w in trained_mlp.get_weights()]

@@ -104,6 +104,7 @@ def test_sanitize_drops_exactly_the_flagged_samples():
         det.sanitize(x, y, [10])
 
 
+@pytest.mark.backend
 def test_features_are_the_penultimate_activations(trained_mlp, digits):
     import keras
 
