@@ -10,6 +10,6 @@ headless tests, where setting ``control.value`` re-renders synchronously.
   gradient walk).
 """
 
-from .base import FigurePanel, Panel
+from .base import BlitFigurePanel, FigurePanel, Panel
 
-__all__ = ["FigurePanel", "Panel"]
+__all__ = ["BlitFigurePanel", "FigurePanel", "Panel"]

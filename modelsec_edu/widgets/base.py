@@ -1,12 +1,14 @@
-"""The two building blocks every widget factory uses."""
+"""The building blocks every widget factory uses: a figure panel (plain or blitted) and a Panel."""
 
 from __future__ import annotations
 
 import io
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import ipywidgets as w
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -27,12 +29,48 @@ class FigurePanel:
         self.image.value = buf.getvalue()
 
 
+class BlitFigurePanel(FigurePanel):
+    """A :class:`FigurePanel` that draws its static parts once and then only the artists that move.
+
+    Agg can save the rendered background and draw single artists over it; axes,
+    ticks and labels, the bulk of a redraw, are then not drawn again.  Declare
+    the moving artists with :meth:`animate` (in drawing order) and keep axis
+    limits fixed after the first render.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._moving: list[Any] = []
+        self._background = None
+
+    def animate(self, *artists: Any) -> None:
+        for artist in artists:
+            artist.set_animated(True)
+            self._moving.append(artist)
+
+    def render(self) -> None:
+        from PIL import Image
+
+        canvas = self.figure.canvas
+        if self._background is None:
+            canvas.draw()  # everything except the animated artists
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            canvas.restore_region(self._background)
+        for artist in self._moving:
+            self.figure.draw_artist(artist)
+        buf = io.BytesIO()
+        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+        self.image.value = buf.getvalue()
+
+
 class Panel(w.VBox):
     """Controls above a figure and a one-line status; calls ``update()`` on every change.
 
     ``update(panel)`` redraws ``panel.fig`` and returns the status text (HTML).
     The time of the last update is kept in ``last_latency`` (seconds), which the
-    latency benchmark reads.
+    latency benchmark reads.  Factories that measure something up front (one
+    model per slider stop, say) leave it in ``results`` for the notebook to print.
     """
 
     def __init__(
@@ -47,6 +85,7 @@ class Panel(w.VBox):
         self.fig = fig
         self.status = w.HTML()
         self.last_latency = 0.0
+        self.results: dict = {}
         self._update = update
         header = [w.HTML(f"<b>{title}</b>")] if title else []
         super().__init__(children=[*header, w.HBox(self.controls), self.status, fig.image])

@@ -11,7 +11,6 @@ full redraw of every axis; ``bench/foundation.py`` measures it against the
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ import keras
 import numpy as np
 
 from .. import attacks, loss, models, poisoning, tampering
-from .base import FigurePanel, Panel
+from .base import BlitFigurePanel, Panel
 
 __all__ = [
     "fgsm_explorer",
@@ -56,41 +55,6 @@ def _batch(x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     return np.exp(loss.log_softmax(z))
-
-
-class _BlitFigure(FigurePanel):
-    """A :class:`FigurePanel` that draws its static parts once and then only the artists that move.
-
-    Agg can save the rendered background and draw single artists over it; axes,
-    ticks and labels, the bulk of a redraw, are then not drawn again.  Declare
-    the moving artists with :meth:`animate` (in drawing order) and keep axis
-    limits fixed after the first render.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._moving: list[Any] = []
-        self._background = None
-
-    def animate(self, *artists: Any) -> None:
-        for artist in artists:
-            artist.set_animated(True)
-            self._moving.append(artist)
-
-    def render(self) -> None:
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        if self._background is None:
-            canvas.draw()  # everything except the animated artists
-            self._background = canvas.copy_from_bbox(self.figure.bbox)
-        else:
-            canvas.restore_region(self._background)
-        for artist in self._moving:
-            self.figure.draw_artist(artist)
-        buf = io.BytesIO()
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-        self.image.value = buf.getvalue()
 
 
 # --------------------------------------------------------------------------- poisoning
@@ -156,7 +120,7 @@ def label_flip_explorer(
     )
     k = attacks.num_classes(make_model())
     rate = w.SelectionSlider(options=rates, value=rates[0], description="flipped", continuous_update=False)
-    fig = _BlitFigure((5.5, 3))
+    fig = BlitFigurePanel((5.5, 3))
     ax = fig.axes[0]
     ax.plot(np.array(rates) * 100, accs * 100, marker="o", color="tab:blue", label="measured")
     (point,) = ax.plot([], [], marker="o", markersize=12, color="tab:red", ls="")
@@ -218,7 +182,7 @@ def weight_noise_explorer(
         measure(float(s))
 
     scale = _slider("noise \u03c3", 0.0, 0.0, max_scale, 0.05)
-    fig = _BlitFigure((7, 2.8), ncols=2)
+    fig = BlitFigurePanel((7, 2.8), ncols=2)
     ax0, ax1 = fig.axes
     first = clean[0].ravel()
     lim = float(np.abs(first).max() + 4 * max_scale * first.std())
@@ -284,7 +248,7 @@ def fgsm_explorer(
     rows = [slice(band, band + h), slice(2 * band + h, 2 * (band + h))]
     for c in range(n_show):
         montage[rows[0], cols[c]] = montage[rows[1], cols[c]] = x[c, :, :, 0]
-    fig = _BlitFigure((1.0 * n_show, 2.8))
+    fig = BlitFigurePanel((1.0 * n_show, 2.8))
     ax = fig.axes[0]
     image = ax.imshow(montage, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
@@ -338,7 +302,7 @@ def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, see
     curve_g = loss.loss_along(model, x_b, y_arr, g, ts)[:, 0]
     curve_r = loss.loss_along(model, x_b, y_arr, r, ts)[:, 0]
     t = _slider("t", 0.0, -max_t, max_t, 0.01)
-    fig = _BlitFigure((10, 2.8), ncols=3)
+    fig = BlitFigurePanel((10, 2.8), ncols=3)
     ax0, ax1, ax2 = fig.axes
     image = ax0.imshow(np.squeeze(x_b[0]), cmap="gray", vmin=0, vmax=1)
     caption = ax0.set_title("", fontsize=9)
