@@ -51,8 +51,14 @@ def run_backdoor(
     keep_model: bool = True,
     **trigger_options: Any,
 ) -> BackdoorRun:
-    """Poison the training set with :func:`.poisoning.badnets`, train a fresh model, measure ASR and clean accuracy."""
+    """Poison the training set with :func:`.poisoning.badnets`, train a fresh model, measure ASR and clean accuracy.
+
+    The model starts from ``seed`` (Keras' global seed is set, as
+    :func:`.runtime.set_seed` does), so runs that differ only in the
+    poisoning differ only because of it.
+    """
     x_p, y_p, idx = poisoning.badnets(x_train, y_train, target=target, rate=rate, seed=seed, **trigger_options)
+    keras.utils.set_random_seed(seed)
     model = make_model()
     models.fit(model, x_p, y_p, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, progress=False)
     return BackdoorRun(
@@ -122,6 +128,7 @@ def backdoor_explorer(
     grid = list(itertools.product(rates, sizes, positions, targets))
     if not grid:
         raise ValueError("give at least one rate, size, position and target")
+    keras.utils.set_random_seed(seed)
     reference = make_model()
     models.fit(reference, x_train, y_train, epochs=epochs, batch_size=64, learning_rate=2e-3, progress=False)
     acc_ref = models.accuracy(reference, x_test, y_test)
