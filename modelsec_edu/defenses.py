@@ -118,11 +118,11 @@ def _make_loss(method: str, steps: int, beta: float):
             log_p = keras.ops.log_softmax(z_clean, axis=-1)
             kl = keras.ops.mean(keras.ops.sum(keras.ops.exp(log_p) * (log_p - log_q), axis=-1))
             return _ce(y, z_clean) + beta * kl
-        # N-FGSM does not project onto the eps-ball: its radius is noise (2 eps) + step (eps).
-        radius = 3.0 * eps if method == "n_fgsm" else eps
-        x_adv = attacks.pgd_tensor(
-            logits, x, y, eps=radius, step_size=step_size, steps=steps, delta0=noise * (2.0 if method == "n_fgsm" else 1.0) * eps
-        )
+        if method == "n_fgsm":  # noise from [-2 eps, 2 eps] and no projection onto the eps-ball
+            radius, start = 3.0 * eps, 2.0 * eps * noise
+        else:  # a uniform start in the ball, every step projected back into it (and into [0, 1])
+            radius, start = eps, eps * noise
+        x_adv = attacks.pgd_tensor(logits, x, y, eps=radius, step_size=step_size, steps=steps, delta0=start)
         return _ce(y, train_logits(x_adv))
 
     return loss_fn

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import data, defenses, gan, integrity, models, runtime
+from . import advgan, data, defenses, gan, integrity, models, runtime
 
 __all__ = ["CACHE_ENV", "RECIPES", "cache_dir", "get", "info", "path"]
 
@@ -46,61 +47,88 @@ def cache_dir() -> Path:
 
 
 # --------------------------------------------------------------------------- recipes
-# Each recipe: (settings in full mode, settings in quick mode, train(x, y, settings, cache, progress) -> model).
+# Each recipe: (full settings, quick settings, train(x, y, settings, cache, progress, scratch) -> (model, history)).
+# ``scratch`` is a directory for checkpoints of long runs (GANs resume from it after an interruption).
 # The full settings reach the course's bars on the real MNIST subset (bench/adversarial_training.py).
 
 
 def _plain(builder: Callable[[], keras.Model]):
-    def train(x, y, s, cache, progress):
+    def train(x, y, s, cache, progress, scratch):
         model = builder()
-        models.fit(model, x, y, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["lr"], progress=progress)
-        return model
+        hist = models.fit(
+            model, x, y, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["lr"], progress=progress
+        )
+        return model, hist.history
 
     return train
 
 
 def _adversarial(method: str):
-    def train(x, y, s, cache, progress):
+    def train(x, y, s, cache, progress, scratch):
         model = models.small_cnn()
-        val = (x[-500:], y[-500:]) if s.get("restore_best") else None  # training images: the test set stays unseen
-        defenses.adversarial_fit(
+        # Validation on training images (the test set stays unseen): the curve shows catastrophic overfitting.
+        val = (x[-500:], y[-500:])
+        hist = defenses.adversarial_fit(
             model, x, y, method=method, eps=EPS, epochs=s["epochs"], batch_size=s["batch_size"],
             step_size=s.get("step_size"), steps=s.get("steps"), warmup_epochs=s.get("warmup", 0.0),
-            learning_rate=s["lr"], validation_data=val, restore_best=bool(val), progress=progress,
+            learning_rate=s["lr"], validation_data=val, restore_best=s.get("restore_best", False),
+            progress=progress,
         )
-        return model
+        return model, hist.history
 
     return train
 
 
 def _generator(conditional: bool):
-    def train(x, y, s, cache, progress):
-        g = gan.cgan() if conditional else gan.dcgan()
-        gan.train(g, x, y, epochs=s["epochs"], batch_size=s["batch_size"], on_samples=None, progress=progress)
-        return g.generator
+    def train(x, y, s, cache, progress, scratch):
+        g = gan.load_checkpoint(scratch) or (gan.cgan() if conditional else gan.dcgan())
+        hist = gan.train(
+            g, x, y, epochs=s["epochs"], batch_size=s["batch_size"], checkpoint_dir=scratch, on_samples=None,
+            progress=progress,
+        )
+        return g.generator, hist.history
 
     return train
 
 
 def _with_gan(labels: str, generator: str, builder: Callable[[], keras.Model]):
-    def train(x, y, s, cache, progress):
+    def train(x, y, s, cache, progress, scratch):
         g = get(generator, x, y, cache=cache, progress=progress)
         model = models.compile_classifier(builder(), learning_rate=s["lr"], decay_steps=s["epochs"] * -(-len(x) // s["batch_size"]))
-        defenses.article_gan_training(
+        hist = defenses.article_gan_training(
             model, x, y, g, epochs=s["epochs"], batch_size=s["batch_size"], labels=labels, progress=progress
         )
-        return model
+        return model, hist.history
 
     return train
 
 
-_CNN = {"epochs": 10, "batch_size": 64, "lr": 2e-3}
+# The chapter-06 comparison gives every CNN the same budget: 40 passes over the real training set.
+def _advgan_generator(target: str):
+    def train(x, y, s, cache, progress, scratch):
+        adv = advgan.perturbation_generator(eps=EPS)
+        hist = advgan.train(adv, get(target, x, y, cache=cache, progress=progress), x, y, epochs=s["epochs"],
+                            progress=progress)
+        return adv.generator, hist.history
+
+    return train
+
+
+def _advgan_trained(x, y, s, cache, progress, scratch):
+    model = models.compile_classifier(models.small_cnn(), learning_rate=s["lr"],
+                                      decay_steps=s["epochs"] * (len(x) // s["batch_size"]))
+    adv = advgan.perturbation_generator(eps=EPS)
+    hist = advgan.adversarial_fit(model, adv, x, y, epochs=s["epochs"], batch_size=s["batch_size"], progress=progress)
+    return model, hist.history
+
+
+_CNN = {"epochs": 40, "batch_size": 64, "lr": 2e-3}
 _QUICK = {"epochs": 2, "batch_size": 64, "lr": 2e-3}
 RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
     "small_cnn": (_CNN, _QUICK, _plain(models.small_cnn)),
     "article_mlp": ({"epochs": 20, "batch_size": 64, "lr": 2e-3}, _QUICK, _plain(models.article_mlp)),
-    "dcgan_generator": ({"epochs": 20, "batch_size": 64}, {"epochs": 2, "batch_size": 64}, _generator(False)),
-    "cgan_generator": ({"epochs": 20, "batch_size": 64}, {"epochs": 2, "batch_size": 64}, _generator(True)),
+    "dcgan_generator": ({"epochs": 10, "batch_size": 64}, {"epochs": 2, "batch_size": 64}, _generator(False)),
+    "cgan_generator": ({"epochs": 24, "batch_size": 64}, {"epochs": 2, "batch_size": 64}, _generator(True)),
     "small_cnn_article": (_CNN, _QUICK, _with_gan("random", "dcgan_generator", models.small_cnn)),
     "article_mlp_article": (
         {"epochs": 20, "batch_size": 64, "lr": 2e-3}, _QUICK, _with_gan("random", "dcgan_generator", models.article_mlp)
@@ -109,6 +137,12 @@ RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
     "small_cnn_fgsm_rs": (
         {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.3, "warmup": 10, "restore_best": True},
         {"epochs": 2, "batch_size": 128, "lr": 1e-3, "warmup": 1},
+        _adversarial("fgsm_rs"),
+    ),
+    # FGSM-RS as first published for MNIST (step 1.25 eps, no warm-up, no early stopping): it overfits catastrophically.
+    "small_cnn_fgsm_co": (
+        {"epochs": 10, "batch_size": 128, "lr": 1e-3, "step_size": 0.375},
+        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "step_size": 0.375},
         _adversarial("fgsm_rs"),
     ),
     "small_cnn_pgd": (
@@ -121,6 +155,10 @@ RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
         {"epochs": 2, "batch_size": 128, "lr": 1e-3, "steps": 5, "warmup": 1},
         _adversarial("trades"),
     ),
+    # AdvGAN (Xiao et al. 2018): a generator trained against the plain CNN, and a CNN trained against its own.
+    "advgan_generator": ({"epochs": 10}, {"epochs": 1}, _advgan_generator("small_cnn")),
+    "small_cnn_advgan": ({"epochs": 20, "batch_size": 128, "lr": 1e-3}, {"epochs": 2, "batch_size": 128, "lr": 1e-3},
+                         _advgan_trained),
 }
 
 
@@ -173,6 +211,9 @@ def get(
         cache: the cache directory (default: :func:`cache_dir`).
         progress: show training progress when the model has to be trained.
 
+    Training seeds Keras' global random state (``keras.utils.set_random_seed(0)``)
+    so that a recipe gives the same model on the same machine and backend.
+
     Raises:
         IntegrityError: the cached file (or its record) does not match the manifest.
     """
@@ -186,8 +227,10 @@ def get(
         except integrity.IntegrityError as exc:
             raise _refuse(file, exc) from exc
     settings = _settings(name)
+    scratch = file.with_suffix(".ckpt")
+    keras.utils.set_random_seed(0)  # a recipe trains the same model every time it runs
     start = time.perf_counter()
-    model = RECIPES[name][2](np.asarray(x, "float32"), np.asarray(y), settings, cache, progress)
+    model, logs = RECIPES[name][2](np.asarray(x, "float32"), np.asarray(y), settings, cache, progress, scratch)
     seconds = time.perf_counter() - start
     # A manifest entry whose file is gone is stale, not a tampered file: nothing is overwritten.
     listed = integrity.read_manifest(manifest)
@@ -200,16 +243,19 @@ def get(
         "n_train": len(x),
         "backend": keras.backend.backend(),
         "quick": runtime.is_quick(),
+        "history": {k: [float(v) for v in vs] for k, vs in logs.items()},
     }
     if meta.exists() and meta.name in listed:
         integrity.verify(meta, manifest)  # never overwrite a record that fails its check
     meta.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     integrity.record(meta, manifest, replace=meta.name in listed)
+    if scratch.is_dir():
+        shutil.rmtree(scratch)
     return model
 
 
 def info(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *, cache: str | Path | None = None) -> dict[str, Any]:
-    """How a cached model was trained (settings, seconds, backend), verified against the manifest."""
+    """How a cached model was trained (settings, seconds, backend, history), verified against the manifest."""
     file = path(name, x, y, cache=cache).with_suffix(".json")
     if not file.exists():
         raise FileNotFoundError(f"{name} is not cached yet in {file.parent}: zoo.get({name!r}) trains it")

@@ -10,7 +10,7 @@ from modelsec_edu import defenses, gan, gradients, models
 @pytest.fixture(scope="module")
 def small(digits):
     (xtr, ytr), (xte, yte) = digits
-    return (xtr[:256], ytr[:256]), (xte[:100], yte[:100])
+    return (xtr[:128], ytr[:128]), (xte[:64], yte[:64])
 
 
 def _mlp(seed=0):
@@ -169,3 +169,26 @@ def test_accelerator_leaves_cpu_in_float32():
     if info["device"] == "CPU":
         assert not info["mixed_precision"]
         assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_robust_models_explorer_redraws_from_precomputed_attacks(trained_mlp, small):
+    from modelsec_edu.widgets import adversarial_training
+
+    _, (xv, yv) = small
+    keras.utils.set_random_seed(1)
+    zoo_ = {"plain": trained_mlp, "untrained": models.article_mlp()}
+    adv, probs = adversarial_training.attack_transfer_table(zoo_, xv[:4], yv[:4], eps_values=[0.0, 0.3], steps=3)
+    np.testing.assert_array_equal(adv["plain"][0], xv[:4])  # eps = 0 changes nothing
+    assert np.abs(adv["plain"][1] - xv[:4]).max() <= 0.3 + 1e-6
+    assert probs.shape == (2, 2, 2, 4, 10)
+    np.testing.assert_allclose(probs[0, 1, 1], models.predict_proba(zoo_["untrained"], adv["plain"][1]), atol=1e-6)
+
+    panel = adversarial_training.robust_models_explorer(zoo_, xv[:4], yv[:4], eps_values=[0.0, 0.3], steps=3)
+    eps, index, source = panel.controls
+    right = int(models.predict_labels(trained_mlp, xv[:1])[0] == yv[0]) + int(
+        models.predict_labels(zoo_["untrained"], xv[:1])[0] == yv[0]
+    )
+    assert f"{right} of 2" in panel.status.value
+    eps.value, index.value, source.value = 0.3, 2, "untrained"
+    assert "untrained" in panel.status.value and "0.30" in panel.status.value
+    assert panel.fig.image.value  # a PNG was rendered

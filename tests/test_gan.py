@@ -133,3 +133,54 @@ def test_label_accuracy_counts_recognised_labels(trained_mlp):
     assert 0.0 <= acc <= 0.5
     pred = models.predict_labels(trained_mlp, gan.sample(g.generator, 200, labels=np.arange(200) % 10, seed=0)[0])
     assert acc == pytest.approx(np.mean(pred == np.arange(200) % 10))
+
+
+# --------------------------------------------------------------------------- AdvGAN
+
+
+def test_advgan_trains_a_generator_without_touching_the_target(digits, trained_mlp):
+    from modelsec_edu import advgan
+
+    (x, y), _ = digits
+    keras.utils.set_random_seed(0)
+    adv = advgan.perturbation_generator(eps=0.2)
+    before = [w.copy() for w in trained_mlp.get_weights()]
+    hist = advgan.train(adv, trained_mlp, x[:512], y[:512], epochs=3, batch_size=64, progress=False)
+    assert set(hist.history) == {"d_loss", "g_loss", "seconds"}
+    assert hist.history["g_loss"][-1] < hist.history["g_loss"][0]
+    for a, b in zip(before, trained_mlp.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x_adv = advgan.attack(adv, x[:64])
+    np.testing.assert_array_equal(x_adv, advgan.attack(adv.generator, x[:64], eps=0.2))
+    assert np.abs(x_adv - x[:64]).max() <= 0.2 + 1e-6
+    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+
+
+def test_advgan_adversarial_fit_updates_the_model(digits):
+    from modelsec_edu import advgan
+
+    (x, y), _ = digits
+    keras.utils.set_random_seed(0)
+    model = models.compile_classifier(models.article_mlp())
+    before = [w.copy() for w in model.get_weights()]
+    hist = advgan.adversarial_fit(model, advgan.perturbation_generator(eps=0.2), x[:128], y[:128],
+                                  epochs=1, batch_size=64, progress=False)
+    assert set(hist.history) == {"d_loss", "g_loss", "loss", "seconds"}
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda a: a.perturbation_generator(eps=0.0), ValueError),
+        (lambda a: a.perturbation_generator(eps=1.5), ValueError),
+        (lambda a: a.attack(a.perturbation_generator(eps=0.1).generator, np.zeros((2, 28, 28, 1))), ValueError),
+        (lambda a: a.train(a.perturbation_generator(eps=0.1), "model", np.zeros((2, 28, 28, 1)), [0, 1], epochs=1),
+         TypeError),
+    ],
+)
+def test_advgan_refuses_bad_arguments(call, error):
+    from modelsec_edu import advgan
+
+    with pytest.raises(error):
+        call(advgan)

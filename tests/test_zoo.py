@@ -15,12 +15,12 @@ def tiny(monkeypatch, digits):
     (x, y), _ = digits
     calls = []
 
-    def train(xs, ys, settings, cache, progress):
+    def train(xs, ys, settings, cache, progress, scratch):
         calls.append(settings)
         keras.utils.set_random_seed(0)
         model = models.compile_classifier(models.article_mlp())
-        model.train_on_batch(xs, ys)
-        return model
+        loss = model.train_on_batch(xs, ys, return_dict=True)["loss"]
+        return model, {"loss": [loss]}
 
     monkeypatch.setitem(zoo.RECIPES, "tiny", ({"epochs": 2}, {"epochs": 1}, train))
     return x[:64], y[:64], calls
@@ -38,6 +38,7 @@ def test_trains_once_then_loads_verified(tiny, tmp_path):
     np.testing.assert_allclose(models.predict_logits(first, x), models.predict_logits(second, x), atol=1e-6)
     meta = zoo.info("tiny", x, y, cache=tmp_path)
     assert meta["name"] == "tiny" and meta["train_seconds"] > 0 and meta["n_train"] == 64
+    assert len(meta["history"]["loss"]) == 1
 
 
 @pytest.mark.parametrize("victim", [".keras", ".json"])

@@ -1,0 +1,246 @@
+"""AdvGAN: a generator trained to make adversarial perturbations (Xiao et al. 2018).
+
+Where "GAN" and "adversarial" meet in the security sense.  A generator ``G``
+maps an image ``x`` to an adversarial image inside the box
+``[max(x - eps, 0), min(x + eps, 1)]`` (so ``||x_adv - x||_inf <= eps`` and the
+pixels stay valid by construction), trained so that
+
+* the target classifier ``f`` misclassifies ``x + delta`` (the C&W margin loss
+  ``max(z_y - max_{i != y} z_i, -kappa)``, Carlini & Wagner 2017), and
+* a discriminator ``D`` cannot tell ``x + delta`` from real images (the GAN
+  loss keeps the perturbation image-like).
+
+Threat model: white-box while ``G`` is trained (it needs ``f``'s gradients);
+afterwards one forward pass of ``G`` attacks any input, with no gradient of
+``f`` at all: an amortised attack.  :func:`adversarial_fit` trains a classifier
+against a generator that keeps adapting to it, the AdvGAN counterpart of PGD
+adversarial training.  The paper clips ``x + G(x)`` and bounds the
+perturbation with a hinge loss; the box parameterisation (see ``_perturb``)
+makes both unnecessary for the L-inf ball used here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+from . import gradients, models
+
+__all__ = ["AdvGAN", "adversarial_fit", "attack", "perturbation_generator", "train"]
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+class AdvGAN:
+    """A perturbation generator, its discriminator and the budget they work with."""
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, eps: float):
+        self.generator, self.discriminator, self.eps = generator, discriminator, float(eps)
+
+
+def perturbation_generator(*, eps: float, learning_rate: float = 1e-3) -> AdvGAN:
+    """A small encoder-decoder ``G(x) in [-1, 1]`` and a real/perturbed discriminator."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
+        raise ValueError(f"eps must be a number in (0, 1], got {eps!r}")
+    generator = keras.Sequential(
+        [
+            keras.Input(shape=IMAGE_SHAPE),
+            keras.layers.Conv2D(16, 3, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(32, 3, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(32, 3, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2DTranspose(16, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(1, 3, padding="same", activation="tanh"),
+        ],
+        name="advgan_generator",
+    )
+    discriminator = keras.Sequential(
+        [
+            keras.Input(shape=IMAGE_SHAPE),
+            keras.layers.Conv2D(16, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(32, 4, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1),
+        ],
+        name="advgan_discriminator",
+    )
+    for m in (generator, discriminator):
+        m.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
+    return AdvGAN(generator, discriminator, eps)
+
+
+def _perturb(unit, x, eps):
+    """Map ``unit`` in [-1, 1] onto the box ``[max(x - eps, 0), min(x + eps, 1)]`` (ball AND valid pixels).
+
+    A change of variables instead of the paper's clip: a clip has zero gradient
+    wherever it bites, and on MNIST's black background it bites on every
+    darkening pixel, so a clipped generator gets stuck erasing strokes.
+    """
+    lo = keras.ops.maximum(x - eps, 0.0)
+    hi = keras.ops.minimum(x + eps, 1.0)
+    return lo + (hi - lo) * (unit + 1.0) * 0.5
+
+
+def _margin(logits, y, kappa: float = 0.0):
+    """C&W's untargeted margin: how far the true class leads the best other class (floored at -kappa)."""
+    onehot = keras.ops.one_hot(y, logits.shape[-1])
+    true = keras.ops.sum(onehot * logits, axis=-1)
+    other = keras.ops.max(logits - 1e9 * onehot, axis=-1)
+    return keras.ops.mean(keras.ops.maximum(true - other, -kappa))
+
+
+def _bce(target: float, logits):
+    return keras.ops.mean(
+        keras.ops.binary_crossentropy(keras.ops.ones_like(logits) * target, logits, from_logits=True)
+    )
+
+
+def _losses(adv: AdvGAN, model: keras.Model, alpha: float):
+    g, d = adv.generator, adv.discriminator
+
+    def d_loss(forward, inputs, y):
+        x, x_adv = inputs
+        return _bce(1.0, forward(x)) + _bce(0.0, forward(x_adv))
+
+    def g_loss(forward, inputs, y):
+        x, eps, f_w, d_w = inputs
+        x_adv = _perturb(forward(x), x, eps)
+        z, _ = model.stateless_call(*f_w, x_adv, training=False)
+        judged, _ = d.stateless_call(*d_w, x_adv, training=True)
+        return _margin(keras.ops.cast(z, "float32"), y) + alpha * _bce(1.0, judged)
+
+    def f_loss(forward, inputs, y):
+        x, eps, g_w = inputs
+        unit, _ = g.stateless_call(*g_w, x, training=False)
+        x_adv = keras.ops.stop_gradient(_perturb(unit, x, eps))
+        z = keras.ops.cast(forward(keras.ops.concatenate([x, x_adv])), "float32")
+        both = keras.ops.concatenate([y, y])
+        return keras.ops.mean(keras.ops.sparse_categorical_crossentropy(both, z, from_logits=True))
+
+    return d_loss, g_loss, f_loss
+
+
+def _weights(m: keras.Model):
+    return [v.value for v in m.trainable_variables], [v.value for v in m.non_trainable_variables]
+
+
+def _check(model, x, y):
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model that outputs logits, got {type(model).__name__}")
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or y.shape != (len(x),):
+        raise ValueError(f"x must be (n, 28, 28, 1) images with one label each, got {x.shape} and {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
+    return x, y.astype("int32")
+
+
+def _loop(adv, model, x, y, *, epochs, batch_size, alpha, train_model, seed, progress, desc):
+    x, y = _check(model, x, y)
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    if batch_size > len(x):
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} training images")
+    if getattr(model, "optimizer", None) is None and train_model:
+        models.compile_classifier(model)
+    d_loss, g_loss, f_loss = _losses(adv, model, alpha)
+    tag = (id(model), id(adv.generator.optimizer))
+    d_step = gradients.train_step(adv.discriminator, d_loss, key=("advgan_d", *tag))
+    g_step = gradients.train_step(adv.generator, g_loss, key=("advgan_g", *tag))
+    f_step = gradients.train_step(model, f_loss, key=("advgan_f", *tag)) if train_model else None
+    t = keras.ops.convert_to_tensor
+    eps = t(np.float32(adv.eps))
+    rng = np.random.default_rng(seed)
+    history = keras.callbacks.History()
+    history.set_model(model)
+    history.on_train_begin()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs * len(x), desc=desc, unit="img", unit_scale=True)
+    for epoch in range(epochs):
+        start, logs = time.perf_counter(), {"d_loss": [], "g_loss": [], "loss": []}
+        order = rng.permutation(len(x))
+        for i in range(0, len(x) - batch_size + 1, batch_size):
+            idx = order[i : i + batch_size]
+            xb, yb = t(x[idx]), t(y[idx])
+            logs["g_loss"].append(g_step((xb, eps, _weights(model), _weights(adv.discriminator)), yb))
+            x_adv = attack(adv, x[idx])
+            logs["d_loss"].append(d_step((xb, t(x_adv)), yb))
+            if f_step is not None:
+                logs["loss"].append(f_step((xb, eps, _weights(adv.generator)), yb))
+            if bar is not None:
+                bar.update(batch_size)
+        summary = {k: float(np.mean([keras.ops.convert_to_numpy(v) for v in vs])) for k, vs in logs.items() if vs}
+        summary["seconds"] = time.perf_counter() - start
+        history.on_epoch_end(epoch, summary)
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in summary.items() if k != "seconds"})
+    if bar is not None:
+        bar.close()
+    return history
+
+
+def train(
+    adv: AdvGAN,
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    alpha: float = 0.1,
+    seed: int = 0,
+    progress: bool = True,
+) -> keras.callbacks.History:
+    """Train the generator to fool a fixed ``model`` (which is not changed)."""
+    return _loop(
+        adv, model, x, y, epochs=epochs, batch_size=batch_size, alpha=alpha, train_model=False,
+        seed=seed, progress=progress, desc="AdvGAN training",
+    )
+
+
+def adversarial_fit(
+    model: keras.Model,
+    adv: AdvGAN,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    alpha: float = 0.1,
+    seed: int = 0,
+    progress: bool = True,
+) -> keras.callbacks.History:
+    """Adversarial training on AdvGAN's outputs: per batch, G adapts to the model, then the model
+    trains on clean and generated images (half each).  Returns a ``History``."""
+    return _loop(
+        adv, model, x, y, epochs=epochs, batch_size=batch_size, alpha=alpha, train_model=True,
+        seed=seed, progress=progress, desc="AdvGAN adversarial training",
+    )
+
+
+def attack(generator: keras.Model | AdvGAN, x: Any, *, eps: float | None = None, batch_size: int = 500) -> np.ndarray:
+    """The generator's adversarial images: one forward pass, no gradient of the target needed.
+
+    Pass an :class:`AdvGAN` (its ``eps`` is used) or a trained generator and ``eps``.
+    """
+    if isinstance(generator, AdvGAN):
+        generator, eps = generator.generator, generator.eps if eps is None else eps
+    if eps is None:
+        raise ValueError("eps is needed when attacking with a bare generator")
+    x = np.asarray(x, dtype="float32")
+    unit = models.predict_logits(generator, x, batch_size=batch_size)
+    lo, hi = np.maximum(x - eps, 0.0), np.minimum(x + eps, 1.0)
+    return (lo + (hi - lo) * (unit + 1.0) * 0.5).astype("float32")
