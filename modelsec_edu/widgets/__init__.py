@@ -7,7 +7,11 @@ so the widgets work the same in JupyterLab, Colab (ipywidgets 7.7) and
 headless tests, where setting ``control.value`` re-renders synchronously.
 
 * :mod:`.concepts` -- chapters 01 and 02 (label flips, weight noise, FGSM, the
-  gradient walk).
+  gradient walk);
+* :mod:`.attacks` -- chapter 03 (attack explorer, accuracy against eps);
+* :mod:`.poisoning` -- chapter 04 (backdoor explorer with the detector's view);
+* :mod:`.tampering` -- chapter 05 (bit flips live, tamper then verify);
+* :mod:`.adversarial_training` -- chapter 06 (robust models side by side).
 """
 
 from .base import BlitFigurePanel, FigurePanel, Panel
