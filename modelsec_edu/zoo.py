@@ -67,12 +67,12 @@ def _adversarial(method: str):
     def train(x, y, s, cache, progress, scratch):
         model = models.small_cnn()
         # Validation on training images (the test set stays unseen): the curve shows catastrophic overfitting.
-        val = (x[-500:], y[-500:])
+        n_val = s.get("n_val", 500)
         hist = defenses.adversarial_fit(
             model, x, y, method=method, eps=EPS, epochs=s["epochs"], batch_size=s["batch_size"],
             step_size=s.get("step_size"), steps=s.get("steps"), warmup_epochs=s.get("warmup", 0.0),
-            learning_rate=s["lr"], validation_data=val, restore_best=s.get("restore_best", False),
-            progress=progress,
+            learning_rate=s["lr"], validation_data=(x[-n_val:], y[-n_val:]), val_steps=s.get("val_steps", 10),
+            restore_best=s.get("restore_best", False), progress=progress,
         )
         return model, hist.history
 
@@ -124,6 +124,7 @@ def _advgan_trained(x, y, s, cache, progress, scratch):
 
 _CNN = {"epochs": 40, "batch_size": 64, "lr": 2e-3}
 _QUICK = {"epochs": 2, "batch_size": 64, "lr": 2e-3}
+_QUICK_AT = {"epochs": 2, "batch_size": 128, "lr": 1e-3, "warmup": 1, "n_val": 100, "val_steps": 5}
 RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
     "small_cnn": (_CNN, _QUICK, _plain(models.small_cnn)),
     "article_mlp": ({"epochs": 20, "batch_size": 64, "lr": 2e-3}, _QUICK, _plain(models.article_mlp)),
@@ -135,24 +136,24 @@ RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
     ),
     "small_cnn_cgan": (_CNN, _QUICK, _with_gan("conditional", "cgan_generator", models.small_cnn)),
     "small_cnn_fgsm_rs": (
-        {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.3, "warmup": 10, "restore_best": True},
-        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "warmup": 1},
+        {"epochs": 40, "batch_size": 32, "lr": 1e-3, "step_size": 0.3, "warmup": 10, "restore_best": True},
+        {**_QUICK_AT, "batch_size": 32, "step_size": 0.3, "restore_best": True},
         _adversarial("fgsm_rs"),
     ),
     # FGSM-RS as first published for MNIST (step 1.25 eps, no warm-up, no early stopping): it overfits catastrophically.
     "small_cnn_fgsm_co": (
         {"epochs": 10, "batch_size": 128, "lr": 1e-3, "step_size": 0.375},
-        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "step_size": 0.375},
+        {**_QUICK_AT, "step_size": 0.375, "warmup": 0},
         _adversarial("fgsm_rs"),
     ),
     "small_cnn_pgd": (
         {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 10},
-        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "steps": 5, "warmup": 1},
+        {**_QUICK_AT, "steps": 3, "step_size": 0.1},
         _adversarial("pgd"),
     ),
     "small_cnn_trades": (
         {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 10},
-        {"epochs": 2, "batch_size": 128, "lr": 1e-3, "steps": 5, "warmup": 1},
+        {**_QUICK_AT, "steps": 3, "step_size": 0.1},
         _adversarial("trades"),
     ),
     # AdvGAN (Xiao et al. 2018): a generator trained against the plain CNN, and a CNN trained against its own.

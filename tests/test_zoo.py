@@ -26,6 +26,7 @@ def tiny(monkeypatch, digits):
     return x[:64], y[:64], calls
 
 
+@pytest.mark.backend
 def test_trains_once_then_loads_verified(tiny, tmp_path):
     x, y, calls = tiny
     first = zoo.get("tiny", x, y, cache=tmp_path, progress=False)
