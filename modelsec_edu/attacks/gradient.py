@@ -64,7 +64,9 @@ def pgd_tensor(
         y: integer labels tensor, or targets when ``targeted=True``.
         eps: radius of the ball (float or scalar tensor).
         step_size: size of each step in the norm (float or scalar tensor).
-        steps: number of steps, a Python int >= 1 (it shapes the compiled loop).
+        steps: number of steps: a Python int >= 1, or a scalar int tensor (then one
+            trace serves every count; JAX cannot differentiate through such a loop,
+            which the attack never needs).
         norm: ``"linf"`` or ``"l2"``.
         delta0: start perturbation (e.g. :func:`.norms.random_start`), or None to
             start at ``x``; it is projected before the first step.
@@ -78,7 +80,8 @@ def pgd_tensor(
         :func:`pgd` is the checked entry point.
     """
     norm = _checks.norm_name(norm)
-    steps = _checks.positive_int("steps", steps)
+    if isinstance(steps, (int, np.integer)):
+        steps = _checks.positive_int("steps", steps)
 
     def loss(xa):
         per = keras.ops.sparse_categorical_crossentropy(y, logits_fn(xa), from_logits=True)
@@ -106,9 +109,9 @@ def pgd_tensor(
     return keras.ops.stop_gradient(x_adv)
 
 
-def _make_pgd(norm: str, steps: int, targeted: bool):
+def _make_pgd(norm: str, targeted: bool):
     def make():
-        def fn(logits, x, y, delta0, eps, step_size, lo, hi, mask, *, logits_f32):
+        def fn(logits, x, y, delta0, eps, step_size, steps, lo, hi, mask, *, logits_f32):
             x_adv = pgd_tensor(
                 logits, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm,
                 delta0=delta0, clip=(lo, hi), targeted=targeted, mask=mask,
@@ -122,9 +125,9 @@ def _make_pgd(norm: str, steps: int, targeted: bool):
     return make
 
 
-def _compiled_pgd(model, norm, steps, targeted, precision):
-    make = _make_pgd(norm, steps, targeted)
-    key = ("pgd", norm, steps, targeted)
+def _compiled_pgd(model, norm, targeted, precision):
+    make = _make_pgd(norm, targeted)
+    key = ("pgd", norm, targeted)  # the step count is a tensor argument: one trace serves all
     if precision == "bfloat16":
         try:
             return gradients.compiled(model, key, make, compute_dtype="bfloat16")
@@ -193,10 +196,10 @@ def pgd(
     if eps == 0:
         return x
 
-    call = _compiled_pgd(model, norm, steps, bool(targeted), _checks.precision(precision))
+    call = _compiled_pgd(model, norm, bool(targeted), _checks.precision(precision))
     rng = np.random.default_rng(seed)
     t = keras.ops.convert_to_tensor
-    consts = [t(np.float32(eps)), t(np.float32(step_size)), t(lo), t(hi), t(m)]
+    consts = [t(np.float32(eps)), t(np.float32(step_size)), t(np.int32(steps)), t(lo), t(hi), t(m)]
 
     n = len(x)
     size = min(batch_size, n)  # every batch is padded to this size: one trace serves them all

@@ -31,9 +31,9 @@ def _dual_norm(w, norm: str):
     return keras.ops.sum(keras.ops.abs(w), axis=axes)
 
 
-def _make_deepfool(norm: str, steps: int, k: int):
+def _make_deepfool(norm: str, k: int):
     def make():
-        def fn(logits, x, y, overshoot, lo, hi, mask):
+        def fn(logits, x, y, overshoot, steps, lo, hi, mask):
             onehot_y = keras.ops.one_hot(y, k)
             expand = (-1,) + (1,) * (len(x.shape) - 1)
 
@@ -133,9 +133,9 @@ def deepfool(
     overshoot = _checks.finite_nonneg("overshoot", overshoot)
     batch_size = _checks.positive_int("batch_size", batch_size)
     k = _checks.num_classes(model)
-    call = gradients.compiled(model, ("deepfool", norm, steps, k), _make_deepfool(norm, steps, k))
+    call = gradients.compiled(model, ("deepfool", norm, k), _make_deepfool(norm, k))
     t = keras.ops.convert_to_tensor
-    consts = [t(np.float32(overshoot)), t(lo), t(hi), t(m)]
+    consts = [t(np.float32(overshoot)), t(np.int32(steps)), t(lo), t(hi), t(m)]
     n = len(x)
     size = min(batch_size, n)
     out = np.empty_like(x)

@@ -1,0 +1,82 @@
+"""Chapter 03's widgets, headless: set a control, check the picture, the numbers and the status."""
+
+import numpy as np
+import pytest
+
+from modelsec_edu import evaluation, models
+from modelsec_edu.widgets import attacks as attack_widgets
+
+
+@pytest.fixture(scope="module")
+def explorer(trained_mlp, digits):
+    _, (xte, yte) = digits
+    return attack_widgets.attack_explorer(trained_mlp, xte[:8], yte[:8])
+
+
+def _set(panel, control, value):
+    png, text = panel.fig.image.value, panel.status.value
+    control.value = value
+    return panel.fig.image.value != png, panel.status.value != text
+
+
+@pytest.mark.parametrize(
+    ("attack", "norm"),
+    [("FGSM", "linf"), ("FGSM", "l2"), ("PGD", "l2"), ("DeepFool", "l2"), ("DeepFool", "linf"), ("Square", "linf")],
+)
+def test_every_attack_and_norm_redraws(explorer, attack, norm):
+    attack_c, norm_c = explorer.controls[:2]
+    norm_c.value = norm
+    attack_c.value = attack
+    assert attack in explorer.status.value
+    assert "&rarr;" in explorer.status.value and "(" in explorer.status.value
+    assert bytes(explorer.fig.image.value).startswith(b"\x89PNG")
+
+
+def test_eps_moves_the_picture_and_the_norms(explorer):
+    attack_c, norm_c, eps_inf = explorer.controls[:3]
+    attack_c.value, norm_c.value = "PGD", "linf"
+    eps_inf.value = 0.05
+    changed_png, changed_text = _set(explorer, eps_inf, 0.2)
+    assert changed_png and changed_text
+    assert "0.200" in explorer.status.value  # the L-inf norm of a PGD perturbation is eps
+    eps_inf.value = 0.0
+    assert "no perturbation" not in explorer.status.value or "0.000" in explorer.status.value
+
+
+def test_square_with_l2_runs_linf_and_says_so(explorer):
+    attack_c, norm_c = explorer.controls[:2]
+    norm_c.value = "l2"
+    attack_c.value = "Square"
+    assert "L&#8734;" in explorer.status.value or "L\u221e only" in explorer.status.value
+
+
+def test_run_attack_table(trained_mlp, digits):
+    _, (xte, yte) = digits
+    x, y = xte[:16], yte[:16]
+    for attack in attack_widgets.ATTACKS:
+        x_adv = attack_widgets.run_attack(trained_mlp, x, y, attack=attack, eps=0.2, steps=10, norm="linf")
+        assert x_adv.shape == x.shape and np.abs(x_adv - x).max() <= 0.2 + 1e-6 or attack == "DeepFool"
+        assert models.accuracy(trained_mlp, x_adv, y) < models.accuracy(trained_mlp, x, y)
+    with pytest.raises(ValueError, match="attack"):
+        attack_widgets.run_attack(trained_mlp, x, y, attack="CW", eps=0.1, steps=1, norm="linf")
+    with pytest.raises(ValueError, match="L-inf only"):
+        attack_widgets.run_attack(trained_mlp, x, y, attack="Square", eps=0.1, steps=1, norm="l2")
+
+
+def test_security_curves_panel(trained_mlp, digits):
+    _, (xte, yte) = digits
+    x, y = xte[:24], yte[:24]
+    fns = evaluation.standard_attacks(steps=5, queries=40)
+    panel = attack_widgets.security_curves({"mlp": trained_mlp}, x, y, eps_values=(0.0, 0.1, 0.25),
+                                           attack_fns=fns, n_show=3)
+    curves = panel.results["curves"]["mlp"]
+    assert set(curves) == set(fns) and all(len(c) == 3 for c in curves.values())
+    eps_c = panel.controls[0]
+    png = panel.fig.image.value
+    assert eps_c.value == 0.25
+    eps_c.value = 0.1
+    assert panel.fig.image.value != png and "0.1" in panel.status.value
+    with pytest.raises(ValueError, match="at least one model"):
+        attack_widgets.security_curves({}, x, y)
+    with pytest.raises(ValueError, match="grey images"):
+        attack_widgets.attack_explorer(trained_mlp, x.reshape(24, -1), y)
