@@ -225,18 +225,20 @@ def adversarial_fit(
         cbs.on_epoch_begin(epoch)
         start, losses = time.perf_counter(), []
         order = rng.permutation(len(x))
+        # One draw per epoch: TRADES starts at x + N(0, 0.001^2); the others take unit noise, scaled by eps in the step.
+        if method == "trades":
+            noise = 0.001 * rng.standard_normal(size=x.shape, dtype=np.float32)
+        else:
+            noise = 2.0 * rng.random(size=x.shape, dtype=np.float32) - 1.0
+        x_epoch, y_epoch = x[order], y[order]  # one gather per epoch, then contiguous slices
         for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
+            sl = slice(i, i + batch_size)
             eps_now = eps * min(1.0, (done + 1) / warm_steps) if warm_steps > 0 else eps
-            if method == "trades":
-                noise = 0.001 * rng.standard_normal(size=(len(idx), *x.shape[1:]))
-            else:  # unit noise, scaled by eps inside the step
-                noise = rng.uniform(-1.0, 1.0, size=(len(idx), *x.shape[1:]))
-            inputs = (t(x[idx]), t(noise.astype("float32")), t(np.float32(eps_now)), t(np.float32(ratio * eps_now)))
-            losses.append(step(inputs, t(y[idx])))
+            inputs = (t(x_epoch[sl]), t(noise[sl]), t(np.float32(eps_now)), t(np.float32(ratio * eps_now)))
+            losses.append(step(inputs, t(y_epoch[sl])))
             done += 1
             if bar is not None:
-                bar.update(len(idx))
+                bar.update(len(x_epoch[sl]))
         logs = {"loss": float(np.mean([keras.ops.convert_to_numpy(v) for v in losses])), "eps": eps_now}
         logs["samples_per_second"] = len(x) / (time.perf_counter() - start)
         if validation_data is not None:
