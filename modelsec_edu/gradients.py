@@ -154,9 +154,17 @@ def compiled(
     if cache_key in per_model:
         return per_model[cache_key]
     fn = make()
-    low = _low_precision_twin(model) if compute_dtype == "bfloat16" else None
+    low = None
+    if compute_dtype == "bfloat16":  # one twin per model, shared by every compiled function
+        low = per_model.get(("twin", "bfloat16")) or _low_precision_twin(model)
+        per_model[("twin", "bfloat16")] = low
     wants_f32 = "logits_f32" in inspect.signature(fn).parameters
     name = backend()
+
+    # The compiled code reaches the model through a weak reference: the cache is
+    # keyed weakly by the model, and a strong reference in its values would keep
+    # every model alive for the whole session.
+    ref = weakref.ref(model)
 
     def bind(fwd_f32, fwd_low):
         # a partial, not a lambda: TensorFlow counts retracings per code object, and
@@ -164,25 +172,12 @@ def compiled(
         extra = {"logits_f32": fwd_f32} if wants_f32 else {}
         return functools.partial(_apply, fn, fwd_low or fwd_f32, extra)
 
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        def logits_tf(x):
-            return model(x, training=False)
-
-        def logits_tf_low(x):
-            tv = [v.value for v in model.trainable_variables]
-            ntv = [v.value for v in model.non_trainable_variables]
-            out, _ = low.stateless_call(tv, ntv, x, training=False)
-            return keras.ops.cast(out, "float32")
-
-        call = tf.function(bind(logits_tf, logits_tf_low if low else None), reduce_retracing=True)
-    elif name == "jax":
+    if name == "jax":
         import jax
 
         def run(tv, ntv, *args):
             def logits_jax(x):
-                out, _ = model.stateless_call(tv, ntv, x, training=False)
+                out, _ = ref().stateless_call(tv, ntv, x, training=False)
                 return out
 
             def logits_jax_low(x):
@@ -194,22 +189,28 @@ def compiled(
         jitted = jax.jit(run)
 
         def call(*args):
-            tv = [v.value for v in model.trainable_variables]
-            ntv = [v.value for v in model.non_trainable_variables]
+            m = ref()
+            tv = [v.value for v in m.trainable_variables]
+            ntv = [v.value for v in m.non_trainable_variables]
             return jitted(tv, ntv, *args)
 
     else:
 
-        def logits_eager(x):
-            return model(x, training=False)
+        def logits(x):
+            return ref()(x, training=False)
 
-        def logits_eager_low(x):
-            tv = [v.value for v in model.trainable_variables]
-            ntv = [v.value for v in model.non_trainable_variables]
+        def logits_low(x):
+            m = ref()
+            tv = [v.value for v in m.trainable_variables]
+            ntv = [v.value for v in m.non_trainable_variables]
             out, _ = low.stateless_call(tv, ntv, x, training=False)
             return keras.ops.cast(out, "float32")
 
-        call = bind(logits_eager, logits_eager_low if low else None)
+        call = bind(logits, logits_low if low else None)
+        if name == "tensorflow":
+            import tensorflow as tf
+
+            call = tf.function(call, reduce_retracing=True)
 
     per_model[cache_key] = call
     return call
@@ -383,12 +384,13 @@ def train_step(
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     variables = model.trainable_variables
+    ref = weakref.ref(model)  # as in compiled(): the cached step must not keep the model alive
     name = backend()
     if name == "tensorflow":
         import tensorflow as tf
 
         def forward_tf(x, training=True):
-            return model(x, training=training)
+            return ref()(x, training=training)
 
         @tf.function(reduce_retracing=True)
         def step(x, y):
@@ -404,7 +406,7 @@ def train_step(
         def pure(tv, ntv, ov, x, y):
             def objective(tv_):
                 def forward_jax(xx, training=True):
-                    out, _ = model.stateless_call(tv_, ntv, xx, training=training)
+                    out, _ = ref().stateless_call(tv_, ntv, xx, training=training)
                     return out
 
                 return loss_fn(forward_jax, x, y)
@@ -417,7 +419,7 @@ def train_step(
 
         def step(x, y):
             tv = [v.value for v in variables]
-            ntv = [v.value for v in model.non_trainable_variables]
+            ntv = [v.value for v in ref().non_trainable_variables]
             ov = [v.value for v in optimizer.variables]
             loss, tv, ov = jitted(tv, ntv, ov, x, y)
             for var, value in zip(variables, tv):
@@ -430,7 +432,7 @@ def train_step(
         import torch
 
         def forward_torch(x, training=True):
-            return model(x, training=training)
+            return ref()(x, training=training)
 
         def step(x, y):
             with torch.enable_grad():
