@@ -132,30 +132,38 @@ def square_attack(
     k = _checks.num_classes(model)
     score = gradients.compiled(model, ("square_margin", bool(targeted), k), _make_margin(bool(targeted), k))
     rng = np.random.default_rng(seed)
-    t = keras.ops.convert_to_tensor
     shape = x.shape[1:]
     out = np.empty_like(x)
     size = min(batch_size, len(x))
     for start, kk in _checks.pad_batches(len(x), size):
-        xb = _checks.padded(x[start : start + kk], size)
-        yb = t(_checks.padded(y[start : start + kk], size))
+        xb = x[start : start + kk]
+        yb = y[start : start + kk]
         # start: vertical stripes of +-eps (one sign per column and channel)
         if len(shape) in (2, 3) and min(shape[:2]) > 1:
-            stripes = rng.choice(np.array([-eps, eps], "float32"), size=(size, 1) + shape[1:])
+            stripes = rng.choice(np.array([-eps, eps], "float32"), size=(kk, 1) + shape[1:])
         else:
-            stripes = rng.choice(np.array([-eps, eps], "float32"), size=(size,) + shape)
+            stripes = rng.choice(np.array([-eps, eps], "float32"), size=(kk,) + shape)
         best = np.clip(xb + stripes * m, lo, hi)
-        margin = keras.ops.convert_to_numpy(score(t(best), yb))
+        margin = _scores(score, best, yb, size)
         for i in range(1, queries):
-            active = margin > 0
-            if not active.any():
+            active = np.flatnonzero(margin > 0)  # only the inputs not fooled yet are queried
+            if active.size == 0:
                 break
-            win = _windows(rng, size, shape, _share(p_init, i, queries))
-            delta = np.where(win, eps * _signs(rng, size, shape), best - xb)
-            cand = np.clip(xb + delta * m, lo, hi)
-            new = keras.ops.convert_to_numpy(score(t(cand), yb))
-            take = active & (new < margin)
-            best[take] = cand[take]
-            margin[take] = new[take]
-        out[start : start + kk] = best[:kk]
+            n = active.size
+            win = _windows(rng, n, shape, _share(p_init, i, queries))
+            delta = np.where(win, eps * _signs(rng, n, shape), best[active] - xb[active])
+            cand = np.clip(xb[active] + delta * m, lo, hi)
+            new = _scores(score, cand, yb[active], size)
+            take = new < margin[active]
+            best[active[take]] = cand[take]
+            margin[active[take]] = new[take]
+        out[start : start + kk] = best
     return out
+
+
+def _scores(score, x: np.ndarray, y: np.ndarray, limit: int) -> np.ndarray:
+    """Margins of a batch padded to a power of two (at most ``limit``): few shapes, few traces."""
+    size = min(limit, 1 << max(3, int(np.ceil(np.log2(len(x))))))
+    t = keras.ops.convert_to_tensor
+    out = score(t(_checks.padded(x, size)), t(_checks.padded(y, size)))
+    return keras.ops.convert_to_numpy(out)[: len(x)]
