@@ -13,8 +13,9 @@ PGD-40 under L-inf at eps = 0.3 with step 0.01 and a random start.
   the per-round ratios.  The machine may be shared: compare ratios, not raw
   figures, across runs.  Bars: >= 1.2x CleverHans, >= 3x ART.
 * **levers**: what each choice is worth, ours only, in the same rounds: one
-  compiled loop against a per-step compiled gradient (the baselines' design),
-  float32 against bfloat16, the batch size, and XLA (``jit_compile``, TF).
+  compiled loop against a Python loop over one compiled step, float32 against
+  bfloat16, the batch size, XLA (``jit_compile``, TF), and a gradient per step
+  with the projection in NumPy (the baselines' design).
   Thread settings need a fresh process: rerun with ``--threads INTRA INTER``.
 * **strength**: robust accuracy on the 2,000 test images for every method, at
   eps = 0.3 and at 0.1 (where accuracies are far from 0 and the methods can
@@ -130,14 +131,21 @@ def baselines(model, backend: str, eps: float = EPS) -> dict:
     return found
 
 
-def ours(model, precision: str = "auto", batch_size: int = 500, eps: float = EPS):
-    from modelsec_edu import attacks
+def ours(model, precision: str = "auto", batch_size: int = 500, eps: float = EPS, in_graph: bool | None = None):
+    """Our PGD; ``in_graph`` forces one compiled loop (True) or a Python loop over a compiled step (False)."""
+    from modelsec_edu import attacks, gradients
 
     def run(x, y, seed=0):
-        return attacks.pgd(
-            model, x, y, eps=eps, step_size=STEP, steps=STEPS, seed=seed,
-            batch_size=batch_size, precision=precision,
-        )
+        chosen = gradients.loops_in_graph
+        if in_graph is not None:
+            gradients.loops_in_graph = lambda: in_graph
+        try:
+            return attacks.pgd(
+                model, x, y, eps=eps, step_size=STEP, steps=STEPS, seed=seed,
+                batch_size=batch_size, precision=precision,
+            )
+        finally:
+            gradients.loops_in_graph = chosen
 
     return run
 
@@ -231,17 +239,23 @@ def part_speed(model, x, y, rounds: int, backend: str) -> dict:
 
 
 def part_levers(model, x, y, rounds: int, backend: str) -> dict:
+    from modelsec_edu import gradients
+
     print("\n== levers: ours, each choice on its own, same rounds ==")
-    reference = "one loop, bf16, batch 500"
+    default = "one compiled loop" if gradients.loops_in_graph() else "Python loop, compiled step"
+    other = "Python loop, compiled step" if gradients.loops_in_graph() else "one compiled loop"
+    reference = f"{default}, bf16, batch 500"
     methods = {
         reference: ours(model, "bfloat16"),
-        "one loop, float32, batch 500": ours(model, "float32"),
-        "per-step gradient, float32": per_step(model),
-        "one loop, bf16, batch 250": ours(model, "bfloat16", 250),
-        "one loop, bf16, batch 100": ours(model, "bfloat16", 100),
+        f"{default}, float32, batch 500": ours(model, "float32"),
+        f"{other}, bf16, batch 500": ours(model, "bfloat16", in_graph=not gradients.loops_in_graph()),
+        f"{other}, float32, batch 500": ours(model, "float32", in_graph=not gradients.loops_in_graph()),
+        "gradient per step, NumPy projection, float32": per_step(model),
+        f"{default}, bf16, batch 250": ours(model, "bfloat16", 250),
+        f"{default}, bf16, batch 100": ours(model, "bfloat16", 100),
     }
     if backend == "tensorflow":
-        methods["one loop, float32, XLA"] = xla(model)
+        methods["one compiled loop, float32, XLA"] = xla(model)
     return speed_table(race(methods, x, y, rounds), reference, [k for k in methods if k != reference])
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "compiled",
     "devices",
     "fast_dtype",
+    "loops_in_graph",
     "input_gradient",
     "train_step",
     "value_and_grad",
@@ -214,6 +215,19 @@ def compiled(
 
     per_model[cache_key] = call
     return call
+
+
+def loops_in_graph() -> bool:
+    """Whether an attack's steps should run as one compiled loop (else: a Python loop over a compiled step).
+
+    True on JAX, where a jitted loop is one dispatch and XLA optimises the
+    body as a whole.  False on TensorFlow, whose ``while_loop`` bodies run
+    slower than the same ops as a top-level graph on the CPU (about a third
+    slower for the course's CNN in float32, ``bench/attacks_speed.py``); the
+    Python loop costs one function call per step, negligible against a
+    forward and backward pass.  False on PyTorch (eager anyway).
+    """
+    return backend() == "jax"
 
 
 def _apply(fn, logits, extra, *args):

@@ -147,12 +147,12 @@ RECIPES: dict[str, tuple[dict, dict, Callable[..., keras.Model]]] = {
         _adversarial("fgsm_rs"),
     ),
     "small_cnn_pgd": (
-        {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 10},
+        {"epochs": 40, "batch_size": 64, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 5},
         {**_QUICK_AT, "steps": 3, "step_size": 0.1},
         _adversarial("pgd"),
     ),
     "small_cnn_trades": (
-        {"epochs": 40, "batch_size": 128, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 10},
+        {"epochs": 40, "batch_size": 64, "lr": 1e-3, "step_size": 0.04, "steps": 10, "warmup": 5},
         {**_QUICK_AT, "steps": 3, "step_size": 0.1},
         _adversarial("trades"),
     ),

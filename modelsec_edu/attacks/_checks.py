@@ -7,6 +7,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from .. import gradients
+
 NORMS = ("linf", "l2")
 
 
@@ -51,8 +53,6 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 def precision(value: Any) -> str:
     """Resolve ``"auto"`` to :func:`modelsec_edu.gradients.fast_dtype`."""
-    from .. import gradients
-
     if value not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}")
     if value == "auto":

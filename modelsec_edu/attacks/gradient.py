@@ -110,30 +110,75 @@ def pgd_tensor(
 
 
 def _make_pgd(norm: str, targeted: bool):
+    """All the steps in one compiled loop, then the float32 verdict."""
+
     def make():
         def fn(logits, x, y, delta0, eps, step_size, steps, lo, hi, mask, *, logits_f32):
             x_adv = pgd_tensor(
                 logits, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm,
                 delta0=delta0, clip=(lo, hi), targeted=targeted, mask=mask,
             )
-            z = logits_f32(x_adv)  # the verdict is always float32, whatever the steps used
-            per = keras.ops.sparse_categorical_crossentropy(y, z, from_logits=True)
-            return x_adv, per, keras.ops.argmax(z, axis=-1)
+            return (x_adv, *_verdict(logits_f32, x_adv, y))
 
         return fn
 
     return make
 
 
-def _compiled_pgd(model, norm, targeted, precision):
-    make = _make_pgd(norm, targeted)
-    key = ("pgd", norm, targeted)  # the step count is a tensor argument: one trace serves all
+def _make_step(norm: str, targeted: bool):
+    """One projected step from ``xa`` (the loop then runs in Python)."""
+
+    def make():
+        def fn(logits, xa, x, y, eps, step_size, lo, hi, mask):
+            return pgd_tensor(
+                logits, x, y, eps=eps, step_size=step_size, steps=1, norm=norm,
+                delta0=xa - x, clip=(lo, hi), targeted=targeted, mask=mask,
+            )
+
+        return fn
+
+    return make
+
+
+def _verdict(logits, x_adv, y):
+    z = logits(x_adv)  # always float32, whatever arithmetic the steps used
+    return keras.ops.sparse_categorical_crossentropy(y, z, from_logits=True), keras.ops.argmax(z, axis=-1)
+
+
+def _compiled(model, key, make, precision):
     if precision == "bfloat16":
         try:
             return gradients.compiled(model, key, make, compute_dtype="bfloat16")
         except ValueError:  # a model Keras cannot rebuild in bfloat16: float32 it is
             pass
     return gradients.compiled(model, key, make)
+
+
+def _pgd_runner(model, norm: str, targeted: bool, precision: str):
+    """``run(x, y, delta0, eps, step_size, steps, lo, hi, mask) -> (x_adv, loss, pred)`` on tensors.
+
+    One trace serves every step count.  Where :func:`gradients.loops_in_graph`
+    says so (JAX) the steps run in one compiled loop; elsewhere a Python loop
+    calls one compiled step, which TensorFlow runs faster (measured in
+    ``bench/attacks_speed.py``).
+    """
+    if gradients.loops_in_graph():
+        loop = _compiled(model, ("pgd", norm, targeted), _make_pgd(norm, targeted), precision)
+
+        def run(x, y, delta0, eps, step_size, steps, lo, hi, mask):
+            return loop(x, y, delta0, eps, step_size, keras.ops.convert_to_tensor(np.int32(steps)), lo, hi, mask)
+
+        return run
+    step = _compiled(model, ("pgd_step", norm, targeted), _make_step(norm, targeted), precision)
+    verdict = gradients.compiled(model, ("pgd_verdict",), lambda: _verdict)
+
+    def run(x, y, delta0, eps, step_size, steps, lo, hi, mask):
+        xa = x + delta0
+        for _ in range(steps):
+            xa = step(xa, x, y, eps, step_size, lo, hi, mask)
+        return (xa, *verdict(xa, y))
+
+    return run
 
 
 def pgd(
@@ -196,10 +241,10 @@ def pgd(
     if eps == 0:
         return x
 
-    call = _compiled_pgd(model, norm, bool(targeted), _checks.precision(precision))
+    run = _pgd_runner(model, norm, bool(targeted), _checks.precision(precision))
     rng = np.random.default_rng(seed)
     t = keras.ops.convert_to_tensor
-    consts = [t(np.float32(eps)), t(np.float32(step_size)), t(np.int32(steps)), t(lo), t(hi), t(m)]
+    eps_t, step_t, lo_t, hi_t, m_t = t(np.float32(eps)), t(np.float32(step_size)), t(lo), t(hi), t(m)
 
     n = len(x)
     size = min(batch_size, n)  # every batch is padded to this size: one trace serves them all
@@ -213,7 +258,7 @@ def pgd(
                 delta0 = norms.random_start(rng, xb.shape, eps, norm)
             else:
                 delta0 = np.zeros_like(xb)
-            x_adv, per, pred = call(t(xb), t(yb), t(delta0), *consts)
+            x_adv, per, pred = run(t(xb), t(yb), t(delta0), eps_t, step_t, steps, lo_t, hi_t, m_t)
             x_adv = keras.ops.convert_to_numpy(x_adv)[:k]
             per = keras.ops.convert_to_numpy(per)[:k].astype("float64")
             pred = keras.ops.convert_to_numpy(pred)[:k]

@@ -71,9 +71,10 @@ def robust_models_explorer(
     eps = w.SelectionSlider(options=eps_values, value=eps_values[0], description="\u03b5", continuous_update=False)
     index = w.IntSlider(value=0, min=0, max=len(x) - 1, description="image", continuous_update=False)
     source = w.Dropdown(options=names, value=names[0], description="attack on")
-    fig = FigurePanel((8.5, 2.8), ncols=2)
-    fig.figure.subplots_adjust(left=0.05, right=0.97, wspace=0.6)
+    fig = FigurePanel((9.0, 3.0), ncols=2)
     ax_img, ax_bar = fig.axes
+    ax_img.set_position([0.01, 0.08, 0.25, 0.8])
+    ax_bar.set_position([0.45, 0.2, 0.4, 0.72])  # room for the model names (left) and the answers (right)
     image = ax_img.imshow(np.squeeze(x[0]), cmap="gray", vmin=0, vmax=1)
     ax_img.axis("off")
     title = ax_img.set_title("", fontsize=9)
