@@ -51,13 +51,13 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
     """Samples/s of plain ``model.fit`` and of FGSM-RS training, epochs interleaved, medians."""
     import keras
 
-    from modelsec_edu import defenses, models
+    from modelsec_edu import evasion, models
 
     keras.utils.set_random_seed(0)
     plain = models.compile_classifier(models.small_cnn())
     fast = models.compile_classifier(models.small_cnn())
     plain.fit(x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # trace
-    defenses.adversarial_fit(fast, x[: 2 * batch_size], y[: 2 * batch_size], method="fgsm_rs", eps=EPS,
+    evasion.adversarial_fit(fast, x[: 2 * batch_size], y[: 2 * batch_size], method="fgsm_rs", eps=EPS,
                              epochs=1, batch_size=batch_size, progress=False)
     t_plain, t_fast = [], []
     for _ in range(repeats):
@@ -65,7 +65,7 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
         plain.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
         t_plain.append(time.perf_counter() - start)
         start = time.perf_counter()
-        defenses.adversarial_fit(fast, x, y, method="fgsm_rs", eps=EPS, epochs=1, batch_size=batch_size,
+        evasion.adversarial_fit(fast, x, y, method="fgsm_rs", eps=EPS, epochs=1, batch_size=batch_size,
                                  progress=False)
         t_fast.append(time.perf_counter() - start)
     a, b = len(x) / np.median(t_plain), len(x) / np.median(t_fast)
@@ -85,7 +85,8 @@ def main(argv=None) -> int:
         print(f"real MNIST subset not found at {args.data}", file=sys.stderr)
         return 1
 
-    from modelsec_edu import advgan, attacks, data, defenses, gan, models, runtime, zoo
+    from modelsec_edu import data, evasion, models, runtime, zoo
+    from modelsec_edu.evasion import advgan, gan
 
     if runtime.is_quick():
         print("MODELSEC_EDU_QUICK is on: the zoo would train quick models; unset it for the bars", file=sys.stderr)
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
     (xtr, ytr), (xte, yte) = data.load_mnist(args.data, download=False)
     x, y = data.to_float(xtr), ytr.astype("int64")
     xt, yt = data.to_float(xte), yte.astype("int64")
-    info = defenses.accelerator()
+    info = evasion.accelerator()
     cache = Path(args.cache) if args.cache else zoo.cache_dir()
     print(f"{len(x):,} training / {len(xt):,} test images; zoo cache {cache}")
     out: dict = {"device": info, "n_train": len(x), "n_test": len(xt), "eps": EPS}
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
         model = zoo.get(key, x, y, cache=cache)
         meta = zoo.info(key, x, y, cache=cache)
         start = time.perf_counter()
-        r = defenses.robustness(model, xt, yt, eps=EPS, steps=40, step_size=0.01, seed=0)
+        r = evasion.robustness(model, xt, yt, eps=EPS, steps=40, step_size=0.01, seed=0)
         r.update(label=label, train_seconds=meta["train_seconds"], settings=meta["settings"],
                  eval_seconds=time.perf_counter() - start, bar_clean=bar_clean, bar_pgd=bar_pgd)
         results[key] = r
@@ -126,11 +127,11 @@ def main(argv=None) -> int:
     xm, ym = xt[:1000], yt[:1000]
     if suspects:
         plain = zoo.get("small_cnn", x, y, cache=cache)
-        x_transfer = attacks.pgd(plain, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0)
+        x_transfer = evasion.pgd(plain, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0)
     for key in suspects:
         model = zoo.get(key, x, y, cache=cache)
-        strong = defenses.robustness(model, xm, ym, eps=EPS, steps=100, step_size=0.01, restarts=3, seed=1)
-        p = models.predict_proba(model, attacks.pgd(model, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0))
+        strong = evasion.robustness(model, xm, ym, eps=EPS, steps=100, step_size=0.01, restarts=3, seed=1)
+        p = models.predict_proba(model, evasion.pgd(model, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0))
         right = p.argmax(axis=1) == ym
         check = {"pgd40": float(right.mean()), "pgd100x3": strong["pgd"],
                  "transfer_from_plain": models.accuracy(model, x_transfer, ym),

@@ -133,32 +133,32 @@ def baselines(model, backend: str, eps: float = EPS) -> dict:
 
 def ours(model, precision: str = "auto", batch_size: int = 500, eps: float = EPS, in_graph: bool | None = None):
     """Our PGD; ``in_graph`` forces one compiled loop (True) or a Python loop over a compiled step (False)."""
-    from modelsec_edu import attacks, gradients
+    from modelsec_edu import backend, evasion
 
     def run(x, y, seed=0):
-        chosen = gradients.loops_in_graph
+        chosen = backend.loops_in_graph
         if in_graph is not None:
-            gradients.loops_in_graph = lambda: in_graph
+            backend.loops_in_graph = lambda: in_graph
         try:
-            return attacks.pgd(
+            return evasion.pgd(
                 model, x, y, eps=eps, step_size=STEP, steps=STEPS, seed=seed,
                 batch_size=batch_size, precision=precision,
             )
         finally:
-            gradients.loops_in_graph = chosen
+            backend.loops_in_graph = chosen
 
     return run
 
 
 def per_step(model):
     """The baselines' design with our pieces: a compiled gradient per step, the loop in Python."""
-    from modelsec_edu import gradients
+    from modelsec_edu import backend
 
     def run(x, y, seed=0):
         rng = np.random.default_rng(seed)
         xa = np.clip(x + rng.uniform(-EPS, EPS, x.shape).astype("float32"), 0, 1)
         for _ in range(STEPS):
-            _, g = gradients.input_gradient(model, xa, y)
+            _, g = backend.input_gradient(model, xa, y)
             xa = np.clip(x + np.clip(xa + STEP * np.sign(g) - x, -EPS, EPS), 0, 1)
         return xa
 
@@ -170,11 +170,11 @@ def xla(model):
     import keras
     import tensorflow as tf
 
-    from modelsec_edu import attacks
+    from modelsec_edu import evasion
 
     @tf.function(jit_compile=True)
     def loop(x, y, delta0):
-        return attacks.pgd_tensor(
+        return evasion.pgd_tensor(
             lambda t: model(t, training=False), x, y, eps=EPS, step_size=STEP, steps=STEPS, delta0=delta0
         )
 
@@ -239,17 +239,17 @@ def part_speed(model, x, y, rounds: int, backend: str) -> dict:
 
 
 def part_levers(model, x, y, rounds: int, backend: str) -> dict:
-    from modelsec_edu import gradients
+    from modelsec_edu import backend
 
     print("\n== levers: ours, each choice on its own, same rounds ==")
-    default = "one compiled loop" if gradients.loops_in_graph() else "Python loop, compiled step"
-    other = "Python loop, compiled step" if gradients.loops_in_graph() else "one compiled loop"
+    default = "one compiled loop" if backend.loops_in_graph() else "Python loop, compiled step"
+    other = "Python loop, compiled step" if backend.loops_in_graph() else "one compiled loop"
     reference = f"{default}, bf16, batch 500"
     methods = {
         reference: ours(model, "bfloat16"),
         f"{default}, float32, batch 500": ours(model, "float32"),
-        f"{other}, bf16, batch 500": ours(model, "bfloat16", in_graph=not gradients.loops_in_graph()),
-        f"{other}, float32, batch 500": ours(model, "float32", in_graph=not gradients.loops_in_graph()),
+        f"{other}, bf16, batch 500": ours(model, "bfloat16", in_graph=not backend.loops_in_graph()),
+        f"{other}, float32, batch 500": ours(model, "float32", in_graph=not backend.loops_in_graph()),
         "gradient per step, NumPy projection, float32": per_step(model),
         f"{default}, bf16, batch 250": ours(model, "bfloat16", 250),
         f"{default}, bf16, batch 100": ours(model, "bfloat16", 100),
@@ -310,29 +310,29 @@ def main(argv=None) -> int:
         return 0
     import keras
 
-    from modelsec_edu import data, gradients
+    from modelsec_edu import backend, data
 
-    backend = keras.backend.backend()
-    if args.threads and backend == "tensorflow":
+    backend_name = keras.backend.backend()
+    if args.threads and backend_name == "tensorflow":
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads[0])
         tf.config.threading.set_inter_op_parallelism_threads(args.threads[1])
-    print(f"backend {backend}, fast dtype {gradients.fast_dtype()}, {os.cpu_count()} CPUs, "
-          f"devices {[d['type'] + ':' + d['name'] for d in gradients.devices()]}, threads {args.threads or 'default'}, {_load()}")
+    print(f"backend {backend_name}, fast dtype {backend.fast_dtype()}, {os.cpu_count()} CPUs, "
+          f"devices {[d['type'] + ':' + d['name'] for d in backend.devices()]}, threads {args.threads or 'default'}, {_load()}")
     (xtr, ytr), (xte, yte) = data.load_mnist(REAL_MNIST, download=False, verbose=False)
     xtr, xte = data.to_float(xtr), data.to_float(xte)
     ytr, yte = ytr.astype("int64"), yte.astype("int64")
     cache = args.cache or data.cache_dir() / "bench"
     model = trained_cnn(xtr, ytr, cache)
-    results: dict = {"backend": backend, "threads": args.threads}
+    results: dict = {"backend": backend_name, "threads": args.threads}
     x, y = xte[: args.images], yte[: args.images]
     if "speed" in args.parts:
-        results["speed"] = part_speed(model, x, y, args.rounds, backend)
+        results["speed"] = part_speed(model, x, y, args.rounds, backend_name)
     if "levers" in args.parts:
-        results["levers"] = part_levers(model, x, y, args.rounds, backend)
+        results["levers"] = part_levers(model, x, y, args.rounds, backend_name)
     if "strength" in args.parts:
-        results["strength"] = part_strength(model, xte, yte, backend, args.strength_eps)
+        results["strength"] = part_strength(model, xte, yte, backend_name, args.strength_eps)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -27,7 +27,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from modelsec_edu import data, integrity, models, poison_detection, poisoning, tampering
+from modelsec_edu import data, models, poisoning, tampering
+from modelsec_edu.supply_chain import integrity
 
 DEFAULT_DATA = os.environ.get("MODELSEC_EDU_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"))
 TARGET = 0
@@ -90,26 +91,26 @@ def main() -> int:
 
     # ------------------------------------------------------------------ detection and sanitisation
     m, xp, yp, idx = models_at[(0.03, 0)]
-    feats = poison_detection.features(m, xp)
+    feats = poisoning.features(m, xp)
     print("\ndetection on the 3% BadNets model (penultimate-layer features of the poisoned training set)")
     t = time.perf_counter()
-    candidates = poison_detection.activation_clustering(feats, yp)
-    r0 = poison_detection.evaluate(candidates.flagged, idx, len(yp))
+    candidates = poisoning.activation_clustering(feats, yp)
+    r0 = poisoning.evaluate(candidates.flagged, idx, len(yp))
     print(f"  activation clustering, relative size alone: classes {candidates.classes}, precision {r0['precision']:.1%}, "
           f"recall {r0['recall']:.1%}, clean flagged {r0['clean_flagged']:.2%}")
-    ac = poison_detection.exclusionary_reclassification(candidates, xp, yp)
+    ac = poisoning.exclusionary_reclassification(candidates, xp, yp)
     t_ac = time.perf_counter() - t
-    rep = poison_detection.evaluate(ac.flagged, idx, len(yp))
+    rep = poisoning.evaluate(ac.flagged, idx, len(yp))
     print(f"  + exclusionary reclassification: classes {ac.classes}, precision {rep['precision']:.1%}, "
           f"recall {rep['recall']:.1%}, clean flagged {rep['clean_flagged']:.2%} ({t_ac:.1f} s for both)")
     ok_det = check("detection recall >= 80% with <= 5% of clean samples flagged",
                    rep["recall"] >= 0.8 and rep["clean_flagged"] <= 0.05)
     for eps in (0.05, 0.25):
-        sp = poison_detection.spectral_signatures(feats, yp, eps=eps)
-        r = poison_detection.evaluate(sp.flagged, idx, len(yp))
+        sp = poisoning.spectral_signatures(feats, yp, eps=eps)
+        r = poisoning.evaluate(sp.flagged, idx, len(yp))
         print(f"  spectral signatures, eps bound {eps:.0%}: precision {r['precision']:.1%}, recall {r['recall']:.1%}, "
               f"clean flagged {r['clean_flagged']:.2%}")
-    xs, ys, _ = poison_detection.sanitize(xp, yp, ac.flagged)
+    xs, ys, _ = poisoning.sanitize(xp, yp, ac.flagged)
     ms = train_cnn(xs, ys, seed=0)
     print(f"  retrained without the flagged samples: ASR {poisoning.attack_success_rate(ms, xte, yte, target=TARGET):.2%}, "
           f"clean accuracy {models.accuracy(ms, xte, yte):.2%}")

@@ -3,7 +3,7 @@
 Importing the package does no work: it loads no data, trains nothing, picks no
 backend and changes no global state.  Import the topic you need::
 
-    from modelsec_edu import attacks, data, models, runtime
+    from modelsec_edu import data, evasion, models, runtime
 
 One topic per module:
 

@@ -72,7 +72,7 @@ def environment() -> dict[str, Any]:
     """
     import keras
 
-    from . import gradients
+    from modelsec_edu import backend
 
     info: dict[str, Any] = {
         "python": platform.python_version(),
@@ -86,7 +86,7 @@ def environment() -> dict[str, Any]:
         v = _version(dist)
         if v is not None:
             info[dist] = v
-    devices = gradients.devices()
+    devices = backend.devices()
     info["devices"] = devices
     info["gpu"] = any(d["type"] == "GPU" for d in devices)
     info["cpu_count"] = os.cpu_count()
@@ -106,3 +106,34 @@ def report() -> dict[str, Any]:
     if not info["gpu"]:
         print("No GPU found: training cells run on the CPU (quick mode keeps them short).")
     return info
+
+
+def setup(chapter: str) -> dict[str, Any]:
+    """What every chapter's setup cell prints: the mode, backend, device and precision in force.
+
+    ``chapter`` is the notebook's number (``"03"``).  Returns the facts as a
+    dict, so a notebook or a test can use them.  Attack steps run in the
+    ``precision`` shown when ``precision="auto"``; reported accuracies are
+    always computed in float32.
+    """
+    if not isinstance(chapter, str) or not (len(chapter) == 2 and chapter.isdigit()):
+        raise ValueError(f"chapter must be a two-digit string such as '03', got {chapter!r}")
+    import keras
+
+    from modelsec_edu import backend
+
+    devices = backend.devices()
+    gpu = [d["name"] for d in devices if d["type"] in ("GPU", "TPU")]
+    facts = {
+        "chapter": chapter,
+        "mode": "quick" if is_quick() else "full",
+        "backend": keras.backend.backend(),
+        "device": gpu[0] if gpu else "CPU",
+        "precision": backend.fast_dtype(),
+        "keras": keras.__version__,
+    }
+    print(
+        f"chapter {chapter} · mode {facts['mode']} · backend {facts['backend']} (Keras {facts['keras']}) · "
+        f"device {facts['device']} · attack precision {facts['precision']} (accuracies in float32)"
+    )
+    return facts

@@ -32,7 +32,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import advgan, data, defenses, gan, integrity, models, runtime
+from modelsec_edu import data, evasion, models, runtime
+from modelsec_edu.evasion import advgan, gan
+from modelsec_edu.supply_chain import integrity
 
 __all__ = ["CACHE_ENV", "RECIPES", "cache_dir", "get", "info", "path"]
 
@@ -68,7 +70,7 @@ def _adversarial(method: str):
         model = models.small_cnn()
         # Validation on training images (the test set stays unseen): the curve shows catastrophic overfitting.
         n_val = s.get("n_val", 500)
-        hist = defenses.adversarial_fit(
+        hist = evasion.adversarial_fit(
             model, x, y, method=method, eps=EPS, epochs=s["epochs"], batch_size=s["batch_size"],
             step_size=s.get("step_size"), steps=s.get("steps"), warmup_epochs=s.get("warmup", 0.0),
             learning_rate=s["lr"], validation_data=(x[-n_val:], y[-n_val:]), val_steps=s.get("val_steps", 10),
@@ -95,7 +97,7 @@ def _with_gan(labels: str, generator: str, builder: Callable[[], keras.Model]):
     def train(x, y, s, cache, progress, scratch):
         g = get(generator, x, y, cache=cache, progress=progress)
         model = models.compile_classifier(builder(), learning_rate=s["lr"], decay_steps=s["epochs"] * -(-len(x) // s["batch_size"]))
-        hist = defenses.article_gan_training(
+        hist = evasion.article_gan_training(
             model, x, y, g, epochs=s["epochs"], batch_size=s["batch_size"], labels=labels, progress=progress
         )
         return model, hist.history

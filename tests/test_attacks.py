@@ -4,14 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import attacks, gradients, models
+from modelsec_edu import backend, evasion, models
 
 pytestmark = pytest.mark.backend
 
 
 def _pgd(norm, precision="float32"):
     def run(model, x, y, eps, **kw):
-        return attacks.pgd(
+        return evasion.pgd(
             model, x, y, eps=eps, step_size=eps / 4, steps=kw.pop("steps", 10), norm=norm,
             seed=kw.pop("seed", 0), precision=precision, **kw,
         )
@@ -20,20 +20,20 @@ def _pgd(norm, precision="float32"):
 
 
 def _square(model, x, y, eps, **kw):
-    return attacks.square_attack(model, x, y, eps=eps, queries=kw.pop("queries", 150), seed=kw.pop("seed", 0), **kw)
+    return evasion.square_attack(model, x, y, eps=eps, queries=kw.pop("queries", 150), seed=kw.pop("seed", 0), **kw)
 
 
 def _deepfool(norm):
     def run(model, x, y, eps=None, **kw):
         kw.pop("seed", None)
-        return attacks.deepfool(model, x, y, norm=norm, **kw)
+        return evasion.deepfool(model, x, y, norm=norm, **kw)
 
     return run
 
 
 # name: (attack, norm, a budget that fools most inputs or None, targeted?, seeded?)
 ATTACKS = {
-    "fgsm": (lambda m, x, y, eps, **kw: attacks.fgsm(m, x, y, eps=eps, **{k: v for k, v in kw.items() if k != "seed"}),
+    "fgsm": (lambda m, x, y, eps, **kw: evasion.fgsm(m, x, y, eps=eps, **{k: v for k, v in kw.items() if k != "seed"}),
              "linf", 0.2, True, False),
     "pgd-linf": (_pgd("linf"), "linf", 0.2, True, True),
     "pgd-l2": (_pgd("l2"), "l2", 3.0, True, True),
@@ -109,8 +109,8 @@ def test_same_seed_same_result(trained_mlp, batch, name):
 def test_restarts_keep_the_strongest(trained_mlp, batch):
     x, y = batch
     kw = dict(eps=0.1, step_size=0.02, steps=3, seed=7)
-    one = attacks.pgd(trained_mlp, x, y, **kw)
-    more = attacks.pgd(trained_mlp, x, y, restarts=3, **kw)
+    one = evasion.pgd(trained_mlp, x, y, **kw)
+    more = evasion.pgd(trained_mlp, x, y, restarts=3, **kw)
     fooled_one = models.predict_labels(trained_mlp, one) != y
     fooled_more = models.predict_labels(trained_mlp, more) != y
     assert np.all(fooled_more[fooled_one])  # the first restart's successes are never lost
@@ -140,9 +140,9 @@ def test_fgsm_direction_on_softmax_regression():
     p = np.exp(z - z.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     grad = (p - np.eye(3)[y]) @ w.T
-    x_adv = attacks.fgsm(model, x, y, eps=0.1)
+    x_adv = evasion.fgsm(model, x, y, eps=0.1)
     np.testing.assert_allclose(x_adv, x + 0.1 * np.sign(grad), atol=1e-6)
-    x_tgt = attacks.fgsm(model, x, y, eps=0.1, targeted=True)
+    x_tgt = evasion.fgsm(model, x, y, eps=0.1, targeted=True)
     np.testing.assert_allclose(x_tgt, x - 0.1 * np.sign(grad), atol=1e-6)
 
 
@@ -155,7 +155,7 @@ def test_deepfool_lands_on_the_linear_boundary():
     model.set_weights([w, b])
     x = rng.uniform(-1, 1, size=(8, 4)).astype("float32")
     y = (x @ w + b).argmax(1)
-    x_adv = attacks.deepfool(model, x, y, overshoot=0.0, clip=None)
+    x_adv = evasion.deepfool(model, x, y, overshoot=0.0, clip=None)
     want = []
     for xi, yi in zip(x.astype("float64"), y):
         z = xi @ w + b
@@ -169,11 +169,11 @@ def test_deepfool_needs_less_than_pgd_needs(trained_mlp, batch, norm):
     """DeepFool's change is no larger than the smallest budget (on a grid) at which PGD succeeds."""
     x, y = batch
     ok = models.predict_labels(trained_mlp, x) == y
-    size = attacks.perturbation_norms(x, attacks.deepfool(trained_mlp, x, y, norm=norm))[norm]
+    size = evasion.perturbation_norms(x, evasion.deepfool(trained_mlp, x, y, norm=norm))[norm]
     grid = np.geomspace(0.1, 5, 12) if norm == "l2" else np.geomspace(0.005, 0.3, 12)
     need = np.full(len(x), np.inf)
     for e in grid[::-1]:
-        x_adv = attacks.pgd(trained_mlp, x, y, eps=float(e), step_size=float(e) / 8, steps=20, norm=norm, seed=0)
+        x_adv = evasion.pgd(trained_mlp, x, y, eps=float(e), step_size=float(e) / 8, steps=20, norm=norm, seed=0)
         need[models.predict_labels(trained_mlp, x_adv) != y] = e
     ratio = size[ok] / need[ok]
     assert np.median(ratio) < 1.0 and np.quantile(ratio, 0.9) <= 1.05, np.quantile(ratio, [0.5, 0.9])
@@ -186,8 +186,8 @@ def test_square_attack_never_asks_for_a_gradient(trained_mlp, batch, monkeypatch
         raise AssertionError("a score-based attack asked for a gradient")
 
     for name in ("value_and_grad", "input_gradient", "weight_gradients"):
-        monkeypatch.setattr(gradients, name, refuse)
-    x_adv = attacks.square_attack(trained_mlp, x, y, eps=0.15, queries=200, seed=0)
+        monkeypatch.setattr(backend, name, refuse)
+    x_adv = evasion.square_attack(trained_mlp, x, y, eps=0.15, queries=200, seed=0)
     rng = np.random.default_rng(0)
     noise = np.clip(x + rng.choice([-0.15, 0.15], size=x.shape), 0, 1).astype("float32")
     acc_square = models.accuracy(trained_mlp, x_adv, y)
@@ -228,13 +228,13 @@ BAD = [
 def _call(name, model, x, y, **kw):
     eps = kw.pop("eps", 0.1)
     if name.startswith("pgd"):
-        return attacks.pgd(model, x, y, eps=eps, step_size=kw.pop("step_size", 0.01), steps=kw.pop("steps", 2), **kw)
+        return evasion.pgd(model, x, y, eps=eps, step_size=kw.pop("step_size", 0.01), steps=kw.pop("steps", 2), **kw)
     if name == "fgsm":
-        return attacks.fgsm(model, x, y, eps=eps, **kw)
+        return evasion.fgsm(model, x, y, eps=eps, **kw)
     if name == "square":
-        return attacks.square_attack(model, x, y, eps=eps, queries=kw.pop("queries", 2), **kw)
+        return evasion.square_attack(model, x, y, eps=eps, queries=kw.pop("queries", 2), **kw)
     kw.pop("seed", None)
-    return attacks.deepfool(model, x, y, steps=kw.pop("steps", 2), **kw)
+    return evasion.deepfool(model, x, y, steps=kw.pop("steps", 2), **kw)
 
 
 def _applies(name, kwargs):
@@ -303,26 +303,26 @@ def test_model_must_be_keras(batch, name):
 
 def test_backend_tensors_are_accepted(trained_mlp, batch):
     x, y = batch
-    got = attacks.fgsm(trained_mlp, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), eps=0.1)
-    np.testing.assert_array_equal(got, attacks.fgsm(trained_mlp, x, y, eps=0.1))
+    got = evasion.fgsm(trained_mlp, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), eps=0.1)
+    np.testing.assert_array_equal(got, evasion.fgsm(trained_mlp, x, y, eps=0.1))
 
 
 def test_perturbation_norms():
     x = np.zeros((2, 3))
     x_adv = np.array([[0.1, -0.2, 0.0], [0.0, 0.0, 0.0]])
-    n = attacks.perturbation_norms(x, x_adv, norms=("linf", "l2", "l0"))
+    n = evasion.perturbation_norms(x, x_adv, norms=("linf", "l2", "l0"))
     np.testing.assert_allclose(n["linf"], [0.2, 0])
     np.testing.assert_allclose(n["l2"], [np.sqrt(0.05), 0])
     np.testing.assert_allclose(n["l0"], [2, 0])
     with pytest.raises(ValueError, match="norm"):
-        attacks.perturbation_norms(x, x_adv, norms=("l3",))
+        evasion.perturbation_norms(x, x_adv, norms=("l3",))
     with pytest.raises(ValueError, match="shape"):
-        attacks.perturbation_norms(x, x_adv[:1])
+        evasion.perturbation_norms(x, x_adv[:1])
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_random_start_is_inside_the_ball_and_seeded(norm):
-    a = attacks.random_start(np.random.default_rng(0), (50, 7, 3), 0.5, norm)
-    b = attacks.random_start(np.random.default_rng(0), (50, 7, 3), 0.5, norm)
+    a = evasion.random_start(np.random.default_rng(0), (50, 7, 3), 0.5, norm)
+    b = evasion.random_start(np.random.default_rng(0), (50, 7, 3), 0.5, norm)
     np.testing.assert_array_equal(a, b)
     assert _norm(a, norm).max() <= 0.5 + 1e-6 and _norm(a, norm).min() > 0

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import attacks, gradients, models
+from modelsec_edu import backend, evasion, models
 
 pytestmark = pytest.mark.backend
 
@@ -16,7 +16,7 @@ def batch(digits):
 
 
 def test_fast_dtype_is_a_known_dtype():
-    assert gradients.fast_dtype() in ("float32", "bfloat16")
+    assert backend.fast_dtype() in ("float32", "bfloat16")
 
 
 def test_bfloat16_logits_follow_the_current_weights(digits):
@@ -27,7 +27,7 @@ def test_bfloat16_logits_follow_the_current_weights(digits):
     def make():
         return lambda logits, xb: logits(xb)
 
-    call = gradients.compiled(model, ("logits",), make, compute_dtype="bfloat16")
+    call = backend.compiled(model, ("logits",), make, compute_dtype="bfloat16")
     for scale in (1.0, 0.5):  # a change of weights after compiling must be seen
         model.set_weights([w * scale for w in model.get_weights()])
         got = keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x)))
@@ -39,8 +39,8 @@ def test_bfloat16_logits_follow_the_current_weights(digits):
 def test_bfloat16_pgd_is_as_strong_as_float32(trained_mlp, batch):
     x, y = batch
     kw = dict(eps=0.1, step_size=0.01, steps=20, seed=0)
-    low = attacks.pgd(trained_mlp, x, y, precision="bfloat16", **kw)
-    f32 = attacks.pgd(trained_mlp, x, y, precision="float32", **kw)
+    low = evasion.pgd(trained_mlp, x, y, precision="bfloat16", **kw)
+    f32 = evasion.pgd(trained_mlp, x, y, precision="float32", **kw)
     assert np.abs(low - x).max() <= 0.1 + 1e-6
     acc_low = models.accuracy(trained_mlp, low, y)
     acc_f32 = models.accuracy(trained_mlp, f32, y)
@@ -49,4 +49,4 @@ def test_bfloat16_pgd_is_as_strong_as_float32(trained_mlp, batch):
 
 def test_compute_dtype_is_checked(trained_mlp):
     with pytest.raises(ValueError, match="compute_dtype"):
-        gradients.compiled(trained_mlp, ("x",), lambda: None, compute_dtype="float16")
+        backend.compiled(trained_mlp, ("x",), lambda: None, compute_dtype="float16")

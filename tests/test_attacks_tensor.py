@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import attacks, gradients, models
+from modelsec_edu import backend, evasion, models
 
 pytestmark = pytest.mark.backend
 
@@ -22,13 +22,13 @@ def test_pgd_tensor_in_compiled_code_matches_pgd(trained_mlp, batch, norm, eps):
 
     def make():
         def fn(logits, xb, yb):
-            return attacks.pgd_tensor(logits, xb, yb, eps=eps, step_size=eps / 4, steps=5, norm=norm)
+            return evasion.pgd_tensor(logits, xb, yb, eps=eps, step_size=eps / 4, steps=5, norm=norm)
 
         return fn
 
-    call = gradients.compiled(trained_mlp, ("test_pgd_tensor", norm), make)
+    call = backend.compiled(trained_mlp, ("test_pgd_tensor", norm), make)
     got = keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)))
-    want = attacks.pgd(trained_mlp, x, y, eps=eps, step_size=eps / 4, steps=5, norm=norm, random_start=False,
+    want = evasion.pgd(trained_mlp, x, y, eps=eps, step_size=eps / 4, steps=5, norm=norm, random_start=False,
                        precision="float32")
     np.testing.assert_allclose(got, want, atol=1e-5)
     d = (got - x).reshape(len(x), -1)
@@ -45,13 +45,13 @@ def test_pgd_tensor_inside_train_step(digits):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
 
     def loss_fn(forward, xb, yb):
-        x_adv = attacks.pgd_tensor(
+        x_adv = evasion.pgd_tensor(
             lambda t: forward(t, training=False), xb, yb, eps=0.1, step_size=0.05, steps=3
         )
         ce = keras.ops.sparse_categorical_crossentropy(yb, forward(x_adv), from_logits=True)
         return keras.ops.mean(ce)
 
-    step = gradients.train_step(model, loss_fn, key="adv-test")
+    step = backend.train_step(model, loss_fn, key="adv-test")
     x = keras.ops.convert_to_tensor(xtr[:128])
     y = keras.ops.convert_to_tensor(ytr[:128].astype("int32"))
     first = float(keras.ops.convert_to_numpy(step(x, y)))
@@ -63,6 +63,6 @@ def test_pgd_tensor_inside_train_step(digits):
 def test_pgd_tensor_rejects_a_bad_norm_or_steps(trained_mlp, batch):
     x, y = batch
     with pytest.raises(ValueError, match="norm"):
-        attacks.pgd_tensor(trained_mlp, x, y, eps=0.1, step_size=0.1, steps=1, norm="l1")
+        evasion.pgd_tensor(trained_mlp, x, y, eps=0.1, step_size=0.1, steps=1, norm="l1")
     with pytest.raises(ValueError, match="steps"):
-        attacks.pgd_tensor(trained_mlp, x, y, eps=0.1, step_size=0.1, steps=0)
+        evasion.pgd_tensor(trained_mlp, x, y, eps=0.1, step_size=0.1, steps=0)

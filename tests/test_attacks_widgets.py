@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from modelsec_edu import evaluation, models
+from modelsec_edu import evasion, models
 from modelsec_edu.widgets import attacks as attack_widgets
 
 
@@ -66,7 +66,7 @@ def test_run_attack_table(trained_mlp, digits):
 def test_security_curves_panel(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:24], yte[:24]
-    fns = evaluation.standard_attacks(steps=5, queries=40)
+    fns = evasion.standard_attacks(steps=5, queries=40)
     panel = attack_widgets.security_curves({"mlp": trained_mlp}, x, y, eps_values=(0.0, 0.1, 0.25),
                                            attack_fns=fns, n_show=3)
     curves = panel.results["curves"]["mlp"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from modelsec_edu import bitflip, models, tampering
+from modelsec_edu import models, tampering
 
 
 @pytest.mark.parametrize(
@@ -9,52 +9,52 @@ from modelsec_edu import bitflip, models, tampering
     [(0, "00000000"), (1, "00000001"), (127, "01111111"), (-1, "11111111"), (-128, "10000000"), (-3, "11111101")],
 )
 def test_int8_bits_are_twos_complement(value, bits):
-    assert bitflip.int8_bits(value) == bits
+    assert tampering.int8_bits(value) == bits
 
 
 @pytest.mark.parametrize("value", [-128, -77, -1, 0, 3, 64, 127])
 @pytest.mark.parametrize("bit", range(8))
 def test_flipping_a_bit_changes_exactly_that_bit(value, bit):
     q = np.array([5, value, -9], dtype=np.int8)
-    out = bitflip.flip_bit(q, 1, bit)
+    out = tampering.flip_bit(q, 1, bit)
     assert out.dtype == np.int8 and out is not q
     np.testing.assert_array_equal(q, [5, value, -9])  # no aliasing
     np.testing.assert_array_equal(out[[0, 2]], [5, -9])
     assert (int(out[1]) & 0xFF) ^ (value & 0xFF) == 1 << bit
-    expected = bitflip.int8_bits(value)[:7 - bit] + ("1" if bitflip.int8_bits(value)[7 - bit] == "0" else "0")
-    assert bitflip.int8_bits(int(out[1])) == expected + bitflip.int8_bits(value)[8 - bit:]
+    expected = tampering.int8_bits(value)[:7 - bit] + ("1" if tampering.int8_bits(value)[7 - bit] == "0" else "0")
+    assert tampering.int8_bits(int(out[1])) == expected + tampering.int8_bits(value)[8 - bit:]
 
 
 def test_sign_bit_moves_a_weight_by_128_steps():
     q = np.array([3, -3], dtype=np.int8)
-    assert bitflip.flip_bit(q, 0, 7)[0] == 3 - 128
-    assert bitflip.flip_bit(q, 1, 7)[1] == -3 + 128
+    assert tampering.flip_bit(q, 0, 7)[0] == 3 - 128
+    assert tampering.flip_bit(q, 1, 7)[1] == -3 + 128
 
 
 def test_all_flips_agrees_with_flip_bit():
     q = np.array([[0, 5], [-7, 127]], dtype=np.int8)
-    table = bitflip._all_flips(q)
+    table = tampering.bitflip._all_flips(q)
     for i in range(q.size):
         for b in range(8):
-            assert table[i, b] == int(bitflip.flip_bit(q, i, b).ravel()[i]) - int(q.ravel()[i])
+            assert table[i, b] == int(tampering.flip_bit(q, i, b).ravel()[i]) - int(q.ravel()[i])
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_quantize_array_round_trip_within_half_a_step(seed):
     w = np.random.default_rng(seed).normal(0, 0.1, (30, 7)).astype("float32")
-    q, scale = bitflip.quantize_array(w)
+    q, scale = tampering.quantize_array(w)
     assert q.dtype == np.int8 and np.abs(q).max() == 127
-    assert np.abs(bitflip.dequantize(q, scale) - w).max() <= scale / 2 + 1e-7
+    assert np.abs(tampering.dequantize(q, scale) - w).max() <= scale / 2 + 1e-7
 
 
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda q: bitflip.flip_bit(q, 0, 8), ValueError, "bit"),
-        (lambda q: bitflip.flip_bit(q, 3, 0), ValueError, "index"),
-        (lambda q: bitflip.flip_bit(q.astype("int16"), 0, 0), TypeError, "int8"),
-        (lambda q: bitflip.quantize_array([np.nan]), ValueError, "finite"),
-        (lambda q: bitflip.int8_bits(200), ValueError, "int8"),
+        (lambda q: tampering.flip_bit(q, 0, 8), ValueError, "bit"),
+        (lambda q: tampering.flip_bit(q, 3, 0), ValueError, "index"),
+        (lambda q: tampering.flip_bit(q.astype("int16"), 0, 0), TypeError, "int8"),
+        (lambda q: tampering.quantize_array([np.nan]), ValueError, "finite"),
+        (lambda q: tampering.int8_bits(200), ValueError, "int8"),
     ],
 )
 def test_bad_bit_input(call, error, match):
@@ -66,12 +66,12 @@ def test_bad_bit_input(call, error, match):
 def test_flip_bits_on_a_model_changes_exactly_that_bit(trained_mlp):
     base = tampering.quantize(trained_mlp)
     layer = tampering.weight_names(trained_mlp)[2]  # the second kernel
-    flipped, log = bitflip.flip_bits(trained_mlp, [(layer, 123, 6)])
+    flipped, log = tampering.flip_bits(trained_mlp, [(layer, 123, 6)])
     assert log[0].layer == layer and log[0].index == 123 and log[0].bit == 6
     assert (log[0].old & 0xFF) ^ (log[0].new & 0xFF) == 1 << 6
     for name, w0, w1 in zip(tampering.weight_names(base), base.get_weights(), flipped.get_weights()):
-        q0, scale = bitflip.quantize_array(w0)
-        q1, _ = bitflip.quantize_array(w1, scale=scale)  # read back with the same scale
+        q0, scale = tampering.quantize_array(w0)
+        q1, _ = tampering.quantize_array(w1, scale=scale)  # read back with the same scale
         diff = np.flatnonzero(q0.ravel() != q1.ravel())
         if name == layer:
             assert list(diff) == [123] and q1.ravel()[123] == log[0].new
@@ -85,7 +85,7 @@ def test_flip_bits_on_a_model_changes_exactly_that_bit(trained_mlp):
 )
 def test_flip_bits_bad_input(trained_mlp, flips, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        bitflip.flip_bits(trained_mlp, flips)
+        tampering.flip_bits(trained_mlp, flips)
 
 
 def test_random_flips_are_distinct_seeded_and_leave_the_model_alone(trained_mlp, digits):

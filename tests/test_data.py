@@ -38,7 +38,7 @@ def test_reads_mnist_npz(tmp_path, fake_mnist):
 
 
 def test_reads_the_four_idx_files(tmp_path, fake_mnist):
-    for key, name in data.IDX_FILES.items():
+    for key, name in data.mnist.IDX_FILES.items():
         _write_idx(tmp_path / name, fake_mnist[key])
     _check(data.load_mnist(tmp_path, verbose=False), fake_mnist)
 
@@ -86,7 +86,7 @@ def test_download_fails_fast_when_offline(tmp_path, monkeypatch):
     import time
 
     monkeypatch.delenv("MODELSEC_EDU_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "MNIST_URL", "https://host.invalid/mnist.npz")
+    monkeypatch.setattr(data.mnist, "MNIST_URL", "https://host.invalid/mnist.npz")
     start = time.perf_counter()
     with pytest.warns(data.OfflineDataWarning):
         data.load_mnist(tmp_path)
@@ -105,7 +105,7 @@ def test_download_path_uses_keras_get_file_with_the_hash(tmp_path, monkeypatch, 
         np.savez(target, **fake_mnist)
         return str(target)
 
-    monkeypatch.setattr(data, "_online", lambda url, timeout=1.0: True)
+    monkeypatch.setattr(data.mnist, "_online", lambda url, timeout=1.0: True)
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     result, source = data.load_mnist(tmp_path / "empty", return_source=True, verbose=False)
     assert calls["file_hash"] == data.MNIST_SHA256 and calls["origin"] == data.MNIST_URL

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import defenses, gan, gradients, models
+from modelsec_edu import backend, evasion, models
+from modelsec_edu.evasion import gan
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +20,17 @@ def _mlp(seed=0):
 
 
 @pytest.mark.backend
-@pytest.mark.parametrize("method", defenses.METHODS)
+@pytest.mark.parametrize("method", evasion.METHODS)
 def test_eps_zero_is_plain_training(small, method):
     """With eps = 0 every method's inner max is the identity: one epoch equals clean training."""
     (x, y), _ = small
     model, reference = _mlp(), _mlp()
-    defenses.adversarial_fit(model, x, y, method=method, eps=0.0, epochs=1, batch_size=64, seed=3, progress=False)
+    evasion.adversarial_fit(model, x, y, method=method, eps=0.0, epochs=1, batch_size=64, seed=3, progress=False)
 
     def clean(forward, xb, yb):
         return keras.ops.mean(keras.ops.sparse_categorical_crossentropy(yb, forward(xb), from_logits=True))
 
-    step = gradients.train_step(reference, clean, key="test-clean")
+    step = backend.train_step(reference, clean, key="test-clean")
     order = np.random.default_rng(3).permutation(len(x))  # the same shuffle as adversarial_fit's
     for i in range(0, len(x), 64):
         idx = order[i : i + 64]
@@ -39,13 +40,13 @@ def test_eps_zero_is_plain_training(small, method):
 
 
 @pytest.mark.backend
-@pytest.mark.parametrize("method", defenses.METHODS)
+@pytest.mark.parametrize("method", evasion.METHODS)
 def test_history_and_caller_data_untouched(small, method):
     (x, y), val = small
     x_before = x.copy()
     model = _mlp()
     before = [w.copy() for w in model.get_weights()]
-    hist = defenses.adversarial_fit(
+    hist = evasion.adversarial_fit(
         model, x, y, method=method, eps=0.1, epochs=2, batch_size=64, steps=1 if "fgsm" in method else 3,
         validation_data=val, val_steps=3, progress=False,
     )
@@ -60,7 +61,7 @@ def test_history_and_caller_data_untouched(small, method):
 
 def test_warmup_ramps_eps(small):
     (x, y), _ = small
-    hist = defenses.adversarial_fit(
+    hist = evasion.adversarial_fit(
         _mlp(), x, y, method="fgsm_rs", eps=0.2, epochs=3, batch_size=64, warmup_epochs=2, progress=False
     )
     eps = hist.history["eps"]
@@ -71,23 +72,23 @@ def test_pgd_training_makes_the_model_more_robust(digits, trained_mlp):
     """The point of the chapter, in small: PGD training raises accuracy under PGD."""
     (xtr, ytr), (xte, yte) = digits
     robust = _mlp()
-    defenses.adversarial_fit(
+    evasion.adversarial_fit(
         robust, xtr, ytr, method="pgd", eps=0.1, steps=5, epochs=8, batch_size=64, warmup_epochs=3, progress=False
     )
-    plain = defenses.robustness(trained_mlp, xte, yte, eps=0.1, steps=10, step_size=0.025)
-    adv = defenses.robustness(robust, xte, yte, eps=0.1, steps=10, step_size=0.025)
+    plain = evasion.robustness(trained_mlp, xte, yte, eps=0.1, steps=10, step_size=0.025)
+    adv = evasion.robustness(robust, xte, yte, eps=0.1, steps=10, step_size=0.025)
     assert adv["pgd"] > plain["pgd"] + 0.2
 
 
 def test_restore_best_keeps_the_best_epoch(small):
     (x, y), (xv, yv) = small
     model = _mlp()
-    hist = defenses.adversarial_fit(
+    hist = evasion.adversarial_fit(
         model, x, y, method="fgsm_rs", eps=0.1, epochs=3, batch_size=64, validation_data=(xv, yv),
         val_steps=3, restore_best=True, seed=1, progress=False,
     )
     # The validation attack is seeded, so the restored weights reproduce their epoch's figure.
-    x_adv = defenses.attacks.pgd(model, xv, yv, eps=0.1, step_size=0.025, steps=3, seed=1, **defenses._FLOAT32)
+    x_adv = evasion.pgd(model, xv, yv, eps=0.1, step_size=0.025, steps=3, seed=1, **evasion.training._FLOAT32)
     assert models.accuracy(model, x_adv, yv) == pytest.approx(max(hist.history["val_robust_accuracy"]))
 
 
@@ -98,7 +99,7 @@ def test_callbacks_can_stop_training(small):
         def on_epoch_end(self, epoch, logs=None):
             self.model.stop_training = True
 
-    hist = defenses.adversarial_fit(
+    hist = evasion.adversarial_fit(
         _mlp(), x, y, method="fgsm_rs", eps=0.1, epochs=5, callbacks=[StopNow()], progress=False
     )
     assert len(hist.history["loss"]) == 1
@@ -119,7 +120,7 @@ def test_bad_arguments_are_refused(small, kwargs, error, match):
     (x, y), _ = small
     args = {"method": "pgd", "eps": 0.1, "epochs": 1, **kwargs}
     with pytest.raises(error, match=match):
-        defenses.adversarial_fit(_mlp(), x, y, progress=False, **args)
+        evasion.adversarial_fit(_mlp(), x, y, progress=False, **args)
 
 
 @pytest.mark.parametrize(
@@ -132,14 +133,14 @@ def test_bad_arguments_are_refused(small, kwargs, error, match):
 )
 def test_bad_data_is_refused(x, y, error, match):
     with pytest.raises(error, match=match):
-        defenses.adversarial_fit(_mlp(), x, y, method="pgd", eps=0.1, epochs=1, progress=False)
+        evasion.adversarial_fit(_mlp(), x, y, method="pgd", eps=0.1, epochs=1, progress=False)
 
 
 def test_robustness_invariants(trained_mlp, digits):
     _, (xte, yte) = digits
-    zero = defenses.robustness(trained_mlp, xte, yte, eps=0.0)
+    zero = evasion.robustness(trained_mlp, xte, yte, eps=0.0)
     assert zero["clean"] == zero["fgsm"] == zero["pgd"]
-    r = defenses.robustness(trained_mlp, xte, yte, eps=0.3, steps=10, step_size=0.05)
+    r = evasion.robustness(trained_mlp, xte, yte, eps=0.3, steps=10, step_size=0.05)
     assert 0 <= r["pgd"] <= r["clean"] <= 1 and r["pgd"] < r["clean"]
 
 
@@ -148,7 +149,7 @@ def test_article_gan_training_runs_with_its_labels(small, labels):
     (x, y), val = small
     keras.utils.set_random_seed(0)
     g = gan.cgan(latent_dim=8)
-    hist = defenses.article_gan_training(
+    hist = evasion.article_gan_training(
         _mlp(), x, y, g.generator, epochs=1, batch_size=64, labels=labels, validation_data=val, progress=False
     )
     assert set(hist.history) == {"loss", "fake_loss", "val_accuracy"}
@@ -158,13 +159,13 @@ def test_article_gan_training_refuses_bad_labels(small):
     (x, y), _ = small
     g = gan.dcgan(latent_dim=8)
     with pytest.raises(ValueError, match="conditional generator"):
-        defenses.article_gan_training(_mlp(), x, y, g.generator, epochs=1, labels="conditional")
+        evasion.article_gan_training(_mlp(), x, y, g.generator, epochs=1, labels="conditional")
     with pytest.raises(ValueError, match="labels"):
-        defenses.article_gan_training(_mlp(), x, y, g.generator, epochs=1, labels="true")
+        evasion.article_gan_training(_mlp(), x, y, g.generator, epochs=1, labels="true")
 
 
 def test_accelerator_leaves_cpu_in_float32():
-    info = defenses.accelerator(verbose=False)
+    info = evasion.accelerator(verbose=False)
     assert set(info) == {"backend", "device", "mixed_precision", "xla"}
     if info["device"] == "CPU":
         assert not info["mixed_precision"]

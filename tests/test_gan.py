@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import gan, gradients, integrity, models
+from modelsec_edu import backend, models
+from modelsec_edu.evasion import gan
+from modelsec_edu.supply_chain import integrity
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_generator_step_sees_the_current_discriminator(conditional):
     keras.utils.set_random_seed(0)
     g = gan.cgan(latent_dim=4) if conditional else gan.dcgan(latent_dim=4)
     D = g.discriminator
-    step = gradients.train_step(g.generator, gan._g_loss(D, conditional), key="test-g")
+    step = backend.train_step(g.generator, gan._g_loss(D, conditional), key="test-g")
     z = keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((8, 4)).astype("float32"))
     c = keras.ops.convert_to_tensor(np.zeros(8, "int32"))
     losses = []
@@ -139,7 +141,7 @@ def test_label_accuracy_counts_recognised_labels(trained_mlp):
 
 
 def test_advgan_trains_a_generator_without_touching_the_target(digits, trained_mlp):
-    from modelsec_edu import advgan
+    from modelsec_edu.evasion import advgan
 
     (x, y), _ = digits
     keras.utils.set_random_seed(0)
@@ -157,7 +159,7 @@ def test_advgan_trains_a_generator_without_touching_the_target(digits, trained_m
 
 
 def test_advgan_adversarial_fit_updates_the_model(digits):
-    from modelsec_edu import advgan
+    from modelsec_edu.evasion import advgan
 
     (x, y), _ = digits
     keras.utils.set_random_seed(0)
@@ -180,7 +182,7 @@ def test_advgan_adversarial_fit_updates_the_model(digits):
     ],
 )
 def test_advgan_refuses_bad_arguments(call, error):
-    from modelsec_edu import advgan
+    from modelsec_edu.evasion import advgan
 
     with pytest.raises(error):
         call(advgan)

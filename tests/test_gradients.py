@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import gradients
+from modelsec_edu import backend
 
 pytestmark = pytest.mark.backend
 
@@ -36,7 +36,7 @@ def _closed_form(w, b, x, y):
 
 def test_input_gradient_matches_the_closed_form(linear):
     model, w, b, x, y = linear
-    loss, grad = gradients.input_gradient(model, x, y)
+    loss, grad = backend.input_gradient(model, x, y)
     want_loss, want_grad, _, _ = _closed_form(w, b, x, y)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(grad, want_grad, rtol=1e-4, atol=1e-6)
@@ -44,7 +44,7 @@ def test_input_gradient_matches_the_closed_form(linear):
 
 def test_weight_gradients_match_the_closed_form(linear):
     model, w, b, x, y = linear
-    gw, gb = gradients.weight_gradients(model, x, y)
+    gw, gb = backend.weight_gradients(model, x, y)
     _, _, xx, d = _closed_form(w, b, x, y)
     np.testing.assert_allclose(gw, xx.T @ d / len(y), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gb, d.mean(0), rtol=1e-4, atol=1e-6)
@@ -58,9 +58,9 @@ def test_compiled_functions_are_cached_and_see_new_weights(linear):
         made.append(1)
         return lambda logits, xb: logits(xb)
 
-    call = gradients.compiled(model, ("identity",), make)
+    call = backend.compiled(model, ("identity",), make)
     z1 = keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x)))
-    assert gradients.compiled(model, ("identity",), make) is call and len(made) == 1
+    assert backend.compiled(model, ("identity",), make) is call and len(made) == 1
     model.set_weights([w * 2, b])  # a later change of weights must be seen
     z2 = keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x)))
     np.testing.assert_allclose(z1, x @ w + b, rtol=1e-5)
@@ -74,7 +74,7 @@ def test_train_step_lowers_the_loss(linear):
     def loss_fn(forward, xb, yb):
         return keras.ops.mean(keras.ops.sparse_categorical_crossentropy(yb, forward(xb), from_logits=True))
 
-    step = gradients.train_step(model, loss_fn)
+    step = backend.train_step(model, loss_fn)
     xt, yt = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y.astype("int32"))
     first = float(keras.ops.convert_to_numpy(step(xt, yt)))
     for _ in range(20):
@@ -85,19 +85,19 @@ def test_train_step_lowers_the_loss(linear):
 def test_train_step_needs_an_optimizer(linear):
     model = linear[0]
     with pytest.raises(ValueError, match="compile"):
-        gradients.train_step(model, lambda f, x, y: 0.0)
+        backend.train_step(model, lambda f, x, y: 0.0)
 
 
 def test_bad_inputs(linear):
     model, _, _, x, y = linear
     with pytest.raises(TypeError, match="keras.Model"):
-        gradients.input_gradient(lambda t: t, x, y)
+        backend.input_gradient(lambda t: t, x, y)
     with pytest.raises(ValueError, match="shape"):
-        gradients.input_gradient(model, x, y[:3])
+        backend.input_gradient(model, x, y[:3])
     with pytest.raises(ValueError, match="non-empty"):
-        gradients.input_gradient(model, x[:0], y[:0])
+        backend.input_gradient(model, x[:0], y[:0])
 
 
 def test_devices_lists_at_least_one():
-    found = gradients.devices()
+    found = backend.devices()
     assert found and all({"type", "name"} <= set(d) for d in found)

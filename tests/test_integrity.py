@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from modelsec_edu import integrity, models
+from modelsec_edu import models
+from modelsec_edu.supply_chain import integrity
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ def test_bad_keys(saved, key, error):
 
 
 def test_public_key_signing_when_model_signing_is_installed(saved, tmp_path):
-    from modelsec_edu import signing
+    from modelsec_edu.supply_chain import signing
 
     if not signing.available():
         with pytest.raises(ImportError, match="model-signing"):

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import attacks, gradients, loss, models
+from modelsec_edu import backend, evasion, models
+from modelsec_edu.models import loss
 
 RNG = np.random.default_rng(0)
 
@@ -63,7 +64,7 @@ def test_logit_gradient_does_not_vanish_when_confidently_wrong():
 def test_first_order_change_predicts_small_steps(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:16], yte[:16]
-    l0, g = gradients.input_gradient(trained_mlp, x, y)
+    l0, g = backend.input_gradient(trained_mlp, x, y)
     delta = 1e-3 * np.sign(g)
     actual = loss.cross_entropy(models.predict_logits(trained_mlp, x + delta), y) - l0
     predicted = loss.first_order_change(g, delta)
@@ -83,7 +84,7 @@ def test_sign_step_maximises_the_linear_term():
 def test_gradient_sign_is_the_fgsm_step(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:8], yte[:8]
-    x_adv = attacks.fgsm(trained_mlp, x, y, eps=0.1)
+    x_adv = evasion.fgsm(trained_mlp, x, y, eps=0.1)
     expected = np.clip(x + 0.1 * loss.gradient_sign(trained_mlp, x, y), 0.0, 1.0)
     np.testing.assert_allclose(x_adv, expected, atol=1e-6)
 

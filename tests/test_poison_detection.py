@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from modelsec_edu import poison_detection as det
+from modelsec_edu import poisoning as det
 
 
 @pytest.fixture(scope="module")

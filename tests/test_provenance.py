@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from modelsec_edu import provenance
+from modelsec_edu import poisoning
 
 
 @pytest.fixture
@@ -13,37 +13,37 @@ def data():
 @pytest.mark.parametrize("seed", range(8))
 def test_one_flipped_bit_in_one_pixel_is_noticed(data, seed):
     x, y = data
-    digests = provenance.sample_digests(x, y)
+    digests = poisoning.sample_digests(x, y)
     rng = np.random.default_rng(seed)
     i, flat, bit = rng.integers(len(x)), rng.integers(x[0].size), rng.integers(32)
     x2 = x.copy()
     x2.reshape(len(x), -1).view(np.uint32)[i, flat] ^= np.uint32(1 << int(bit))
-    np.testing.assert_array_equal(provenance.changed_samples(x2, y, digests), [i])
-    assert provenance.dataset_digest(x2, y) != provenance.dataset_digest(x, y)
+    np.testing.assert_array_equal(poisoning.changed_samples(x2, y, digests), [i])
+    assert poisoning.dataset_digest(x2, y) != poisoning.dataset_digest(x, y)
 
 
 def test_a_changed_label_is_noticed_and_order_matters(data):
     x, y = data
-    digests = provenance.sample_digests(x, y)
+    digests = poisoning.sample_digests(x, y)
     y2 = y.copy()
     y2[7] = (y2[7] + 1) % 10
-    np.testing.assert_array_equal(provenance.changed_samples(x, y2, digests), [7])
+    np.testing.assert_array_equal(poisoning.changed_samples(x, y2, digests), [7])
     swapped = np.arange(len(x))
     swapped[[0, 1]] = [1, 0]
-    assert provenance.dataset_digest(x[swapped], y[swapped]) != provenance.dataset_digest(x, y)
+    assert poisoning.dataset_digest(x[swapped], y[swapped]) != poisoning.dataset_digest(x, y)
 
 
 def test_digests_are_stable_and_unchanged_data_passes(data):
     x, y = data
-    assert provenance.dataset_digest(x, y) == provenance.dataset_digest(x.copy(), y.copy())
-    assert len(provenance.changed_samples(x, y, provenance.sample_digests(x, y))) == 0
-    assert provenance.sample_digests(x, y).shape == (len(x),)
+    assert poisoning.dataset_digest(x, y) == poisoning.dataset_digest(x.copy(), y.copy())
+    assert len(poisoning.changed_samples(x, y, poisoning.sample_digests(x, y))) == 0
+    assert poisoning.sample_digests(x, y).shape == (len(x),)
 
 
 def test_added_samples_and_bad_input(data):
     x, y = data
-    digests = provenance.sample_digests(x, y)
+    digests = poisoning.sample_digests(x, y)
     with pytest.raises(ValueError, match="added or removed"):
-        provenance.changed_samples(np.concatenate([x, x[:1]]), np.concatenate([y, y[:1]]), digests)
+        poisoning.changed_samples(np.concatenate([x, x[:1]]), np.concatenate([y, y[:1]]), digests)
     with pytest.raises(ValueError, match="same length"):
-        provenance.sample_digests(x, y[:-1])
+        poisoning.sample_digests(x, y[:-1])

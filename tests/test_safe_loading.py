@@ -2,7 +2,7 @@ import pickle
 
 import pytest
 
-from modelsec_edu import safe_loading
+from modelsec_edu.supply_chain import safe_loading
 
 
 def test_unpickling_runs_code(capsys):

@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from modelsec_edu import loss, models
+from modelsec_edu import models
+from modelsec_edu.models import loss
 from modelsec_edu.widgets import concepts
 
 

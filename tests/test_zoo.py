@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from modelsec_edu import integrity, models, zoo
+from modelsec_edu import models, zoo
+from modelsec_edu.supply_chain import integrity
 
 
 @pytest.fixture

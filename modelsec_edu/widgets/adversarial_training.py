@@ -8,7 +8,8 @@ import ipywidgets as w
 import keras
 import numpy as np
 
-from .. import attacks, models
+from modelsec_edu import evasion, models
+
 from .base import FigurePanel, Panel
 
 __all__ = ["attack_transfer_table", "robust_models_explorer"]
@@ -33,7 +34,7 @@ def attack_transfer_table(
     adv = {}
     for s in names:
         adv[s] = [
-            attacks.pgd(models_[s], x, y, eps=e, step_size=2.5 * e / steps, steps=steps, seed=seed) if e > 0 else x
+            evasion.pgd(models_[s], x, y, eps=e, step_size=2.5 * e / steps, steps=steps, seed=seed) if e > 0 else x
             for e in eps_values
         ]
     probs = np.stack(

@@ -9,7 +9,8 @@ import ipywidgets as w
 import keras
 import numpy as np
 
-from .. import attacks, evaluation, models
+from modelsec_edu import evasion, models
+
 from .base import BlitFigurePanel, FigurePanel, Panel
 
 __all__ = ["ATTACKS", "attack_explorer", "run_attack", "security_curves"]
@@ -32,18 +33,18 @@ def run_attack(
     if attack not in ATTACKS:
         raise ValueError(f"attack must be one of {ATTACKS}, got {attack!r}")
     if attack == "DeepFool":
-        return attacks.deepfool(model, x, y, norm=norm, steps=steps)
+        return evasion.deepfool(model, x, y, norm=norm, steps=steps)
     if eps == 0:
         return np.array(x, dtype="float32")
     if attack == "FGSM":
         if norm == "linf":
-            return attacks.fgsm(model, x, y, eps=eps)
-        return attacks.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False)
+            return evasion.fgsm(model, x, y, eps=eps)
+        return evasion.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False)
     if attack == "PGD":
-        return attacks.pgd(model, x, y, eps=eps, step_size=2.5 * eps / steps, steps=steps, norm=norm, seed=seed)
+        return evasion.pgd(model, x, y, eps=eps, step_size=2.5 * eps / steps, steps=steps, norm=norm, seed=seed)
     if norm != "linf":
         raise ValueError("the Square Attack here is L-inf only: choose norm 'linf'")
-    return attacks.square_attack(model, x, y, eps=eps, queries=QUERIES_PER_STEP * steps, seed=seed)
+    return evasion.square_attack(model, x, y, eps=eps, queries=QUERIES_PER_STEP * steps, seed=seed)
 
 
 def _images(x: np.ndarray, name: str) -> np.ndarray:
@@ -132,7 +133,7 @@ def attack_explorer(
             b.set_height(h)
         for b, h in zip(bars_adv, p_adv):
             b.set_height(h)
-        sizes = attacks.perturbation_norms(x[i : i + 1], x_adv)
+        sizes = evasion.perturbation_norms(x[i : i + 1], x_adv)
         budget = "no budget" if attack.value == "DeepFool" else f"\u03b5 = {eps:g}"
         return (
             f"{attack.value}, {'L&infin;' if chosen_norm == 'linf' else 'L2'}, {budget}{note}: "
@@ -168,9 +169,9 @@ def security_curves(
     x = _images(x, "security_curves")
     y = np.asarray(y)
     eps_values = [float(e) for e in eps_values]
-    attack_fns = dict(attack_fns or evaluation.standard_attacks(seed=seed))
+    attack_fns = dict(attack_fns or evasion.standard_attacks(seed=seed))
     names = list(models_)
-    curves = {m: evaluation.security_curve(models_[m], x, y, eps_values, attack_fns) for m in names}
+    curves = {m: evasion.security_curve(models_[m], x, y, eps_values, attack_fns) for m in names}
     n_show = max(1, min(int(n_show), len(x)))
     shown = {}
     for m in names:

@@ -18,7 +18,9 @@ import ipywidgets as w
 import keras
 import numpy as np
 
-from .. import attacks, loss, models, poisoning, tampering
+from modelsec_edu import evasion, models, poisoning, tampering
+from modelsec_edu.models import loss
+
 from .base import BlitFigurePanel, Panel
 
 __all__ = [
@@ -82,7 +84,7 @@ def label_flip_curve(
 
     if len(rates) == 0:
         raise ValueError("rates must list at least one flip rate in [0, 1]")
-    k = attacks.num_classes(make_model())
+    k = evasion.num_classes(make_model())
     accs = []
     for rate in tqdm(rates, desc="training one model per flip rate"):
         keras.utils.set_random_seed(seed)
@@ -118,7 +120,7 @@ def label_flip_explorer(
         make_model, x_train, y_train, x_test, y_test,
         rates=rates, epochs=epochs, batch_size=batch_size, seed=seed,
     )
-    k = attacks.num_classes(make_model())
+    k = evasion.num_classes(make_model())
     rate = w.SelectionSlider(options=rates, value=rates[0], description="flipped", continuous_update=False)
     fig = BlitFigurePanel((5.5, 3))
     ax = fig.axes[0]
@@ -237,7 +239,7 @@ def fgsm_explorer(
     n_show = max(1, min(int(n_show), len(x)))
     eps = _slider("\u03b5", 0.0, 0.0, max_eps, 0.01)
     pred_clean = models.predict_labels(model, x)
-    attacks.fgsm(model, x, y, eps=max_eps)  # compile once here, not on the first slider move
+    evasion.fgsm(model, x, y, eps=max_eps)  # compile once here, not on the first slider move
 
     # One image holds both rows (a montage): a single imshow draws several times
     # faster than one axes per digit.  Each row has a white band for the captions.
@@ -265,7 +267,7 @@ def fgsm_explorer(
     fig.animate(image, *captions[0], *captions[1])  # captions after the image they sit on
 
     def update(panel: Panel) -> str:
-        x_adv = attacks.fgsm(model, x, y, eps=eps.value)
+        x_adv = evasion.fgsm(model, x, y, eps=eps.value)
         pred_adv = models.predict_labels(model, x_adv)
         for c in range(n_show):
             montage[rows[1], cols[c]] = x_adv[c, :, :, 0]
@@ -292,7 +294,7 @@ def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, see
     is FGSM with ``eps = t``; negative ``t`` walks downhill.
     """
     x = np.asarray(x, dtype="float32")
-    k = attacks.num_classes(model)
+    k = evasion.num_classes(model)
     if isinstance(y, bool) or not isinstance(y, (int, np.integer)) or not 0 <= y < k:
         raise ValueError(f"gradient_walk: y must be one class label in [0, {k - 1}], got {y!r}")
     x_b, y_arr = _batch(x[None], np.array([y], dtype="int64"), "gradient_walk")

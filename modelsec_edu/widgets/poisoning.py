@@ -16,7 +16,8 @@ import ipywidgets as w
 import keras
 import numpy as np
 
-from .. import models, poison_detection, poisoning
+from modelsec_edu import models, poisoning
+
 from .base import FigurePanel, Panel
 
 __all__ = ["BackdoorRun", "backdoor_explorer", "badnets_curve", "run_backdoor"]
@@ -139,18 +140,18 @@ def backdoor_explorer(
             make_model, x_train, y_train, x_test, y_test, rate=rate, target=target, epochs=epochs, seed=seed, **trig
         )
         x_p, y_p, idx = poisoning.badnets(x_train, y_train, target=target, rate=rate, seed=seed, **trig)
-        feats = poison_detection.features(run.model, x_p)
-        found = poison_detection.exclusionary_reclassification(
-            poison_detection.activation_clustering(feats, y_p, seed=seed), x_p, y_p
+        feats = poisoning.features(run.model, x_p)
+        found = poisoning.exclusionary_reclassification(
+            poisoning.activation_clustering(feats, y_p, seed=seed), x_p, y_p
         )
         in_target = np.flatnonzero(y_p == target)
         cells[(rate, size, position, target)] = {
             "asr": run.asr,
             "acc": run.clean_accuracy,
-            "xy": poison_detection.projection_2d(feats[in_target], seed=seed),
+            "xy": poisoning.projection_2d(feats[in_target], seed=seed),
             "poison": np.isin(in_target, idx),
             "flagged": np.isin(in_target, found.flagged),
-            "report": poison_detection.evaluate(found.flagged, idx, len(y_p)),
+            "report": poisoning.evaluate(found.flagged, idx, len(y_p)),
             "asr_ref": poisoning.attack_success_rate(reference, x_test, y_test, target=target, **trig),
         }
 

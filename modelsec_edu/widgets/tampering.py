@@ -10,7 +10,9 @@ import ipywidgets as w
 import keras
 import numpy as np
 
-from .. import bitflip, integrity, models, tampering
+from modelsec_edu import models, tampering
+from modelsec_edu.supply_chain import integrity
+
 from .base import FigurePanel, Panel
 
 __all__ = ["bit_flip_explorer", "tamper_verify_panel"]
@@ -26,8 +28,8 @@ def bit_flip_explorer(
     max_flips: int = 20,
     seed: int = 0,
     candidates: int = 4,
-    targeted_log: list[bitflip.BitFlip] | None = None,
-    random_log: list[bitflip.BitFlip] | None = None,
+    targeted_log: list[tampering.BitFlip] | None = None,
+    random_log: list[tampering.BitFlip] | None = None,
 ) -> Panel:
     """Flip 0..``max_flips`` bits of the 8-bit model, at random or chosen by the Bit-Flip Attack.
 
@@ -51,7 +53,7 @@ def bit_flip_explorer(
     if any(e.accuracy is None for log in logs.values() for e in log):
         raise ValueError("the logs passed in must record accuracies: run the flips with eval_data=(x_test, y_test)")
     names = tampering.weight_names(base)
-    q0, scales = zip(*(bitflip.quantize_array(keras.ops.convert_to_numpy(v)) for v in base.trainable_variables))
+    q0, scales = zip(*(tampering.quantize_array(keras.ops.convert_to_numpy(v)) for v in base.trainable_variables))
     scratch = tampering.clone(base)
     acc0 = models.accuracy(base, x_test, y_test)
 
@@ -80,9 +82,9 @@ def bit_flip_explorer(
         counts = np.zeros(len(names))
         for e in log:
             t = names.index(e.layer)
-            q[t] = bitflip.flip_bit(q[t], e.index, e.bit)
+            q[t] = tampering.flip_bit(q[t], e.index, e.bit)
             counts[t] += 1
-        scratch.set_weights([bitflip.dequantize(qt, s) for qt, s in zip(q, scales)])
+        scratch.set_weights([tampering.dequantize(qt, s) for qt, s in zip(q, scales)])
         acc = models.accuracy(scratch, x_test, y_test)  # measured now, not read from the log
         here.set_data([len(log)], [acc * 100])
         for bar, c in zip(bars, counts):

@@ -30,7 +30,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import gradients, integrity
+from modelsec_edu import backend
+from modelsec_edu.supply_chain import integrity
 
 __all__ = ["GAN", "cgan", "dcgan", "label_accuracy", "load_checkpoint", "sample", "save_checkpoint", "train"]
 
@@ -136,7 +137,7 @@ def _sampler(generator: keras.Model):
 
         return fn
 
-    return gradients.compiled(generator, ("gan_sample",), make)
+    return backend.compiled(generator, ("gan_sample",), make)
 
 
 def sample(
@@ -247,7 +248,7 @@ def _show_grid(epoch: int, images: np.ndarray, labels: np.ndarray | None) -> Non
         return
     import matplotlib.pyplot as plt
 
-    from . import plots
+    from modelsec_edu import plots
 
     fig = plots.image_grid(images, labels=labels, ncols=10, size=0.8, title=f"samples after epoch {epoch}")
     display(fig)
@@ -305,8 +306,8 @@ def train(
             raise ValueError(f"{name} must be an int >= 1, got {v!r}")
 
     G, D = gan.generator, gan.discriminator
-    d_step = gradients.train_step(D, _d_loss(gan.conditional), key=("gan_d", id(D.optimizer)))
-    g_step = gradients.train_step(G, _g_loss(D, gan.conditional), key=("gan_g", id(G.optimizer)))
+    d_step = backend.train_step(D, _d_loss(gan.conditional), key=("gan_d", id(D.optimizer)))
+    g_step = backend.train_step(G, _g_loss(D, gan.conditional), key=("gan_g", id(G.optimizer)))
     sampler, t = _sampler(G), keras.ops.convert_to_tensor
     rng = np.random.default_rng(seed + gan.epochs_done)  # a resumed run does not replay the same noise
     grid_z = np.random.default_rng(seed).standard_normal((40, gan.latent_dim)).astype("float32")

@@ -325,7 +325,7 @@ def label_consistent(
     Returns:
         ``(x_poisoned, y_copy, idx)``; ``y_copy`` equals ``y``.
     """
-    from . import attacks
+    from modelsec_edu import evasion
 
     rate = _check_rate(rate)
     x, y = _check_xy(x, y, num_classes)
@@ -340,7 +340,7 @@ def label_consistent(
     idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
     x_out = np.array(x, copy=True)
     if k:
-        hard = attacks.pgd(
+        hard = evasion.pgd(
             model, x[idx], y[idx], eps=eps, step_size=2.5 * eps / steps, steps=steps, seed=seed
         )
         x_out[idx] = add_trigger(np.asarray(hard, dtype=x.dtype), **trigger_options)
@@ -355,7 +355,7 @@ def attack_success_rate(
     Inputs already of class ``target`` are left out: they would count as
     successes without any backdoor.
     """
-    from . import models
+    from modelsec_edu import models
 
     x, y = _check_xy(x, y, num_classes)
     target = _check_class("target", target, num_classes)

@@ -12,7 +12,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import gradients, models
+from modelsec_edu import backend
+
+from . import classifiers as models
 
 __all__ = [
     "cross_entropy",
@@ -77,7 +79,7 @@ def logit_gradient(logits: Any, y: Any) -> np.ndarray:
 
 def gradient_sign(model: keras.Model, x: Any, y: Any) -> np.ndarray:
     """sign(d l / d x): the L-inf steepest-ascent direction FGSM steps along."""
-    _, g = gradients.input_gradient(model, x, y)
+    _, g = backend.input_gradient(model, x, y)
     return np.sign(g).astype("float32")
 
 

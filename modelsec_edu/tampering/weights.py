@@ -25,36 +25,16 @@ import keras
 import numpy as np
 
 __all__ = [
-    "bit_flip_attack",  # noqa: F822 - provided lazily by __getattr__ below
     "canary_check",
     "clone",
-    "flip_bits",  # noqa: F822
     "noisy_weights",
     "perturb_weights",
     "prune",
-    "quantize",
-    "random_bit_flips",  # noqa: F822
     "trojan_finetune",
     "weight_diff",
     "weight_names",
     "weight_statistics",
 ]
-
-# Re-exported lazily from .bitflip (which itself builds on this module).
-_BITFLIP = ("bit_flip_attack", "flip_bits", "random_bit_flips")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _BITFLIP:
-        from . import bitflip
-
-        return getattr(bitflip, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_BITFLIP))
-
 
 def _check_model(model: Any) -> None:
     if not isinstance(model, keras.Model):
@@ -143,25 +123,6 @@ def prune(model: keras.Model, *, fraction: float, method: str = "magnitude", see
     return new
 
 
-def quantize(model: keras.Model) -> keras.Model:
-    """8-bit weights, dequantised for inference: the model that bit flips attack.
-
-    Every trainable weight tensor ``w`` is stored as int8 ``q`` with one
-    symmetric scale ``s = max|w| / 127``: ``q = round(w / s)`` and the model
-    computes with ``q * s`` (Jacob et al. 2018 use the same per-tensor scheme).
-    Each weight moves by at most half a step ``s / 2``.  Quantising twice
-    changes nothing.
-    """
-    from . import bitflip
-
-    _check_model(model)
-    new = clone(model)
-    for var in new.trainable_variables:
-        q, scale = bitflip.quantize_array(keras.ops.convert_to_numpy(var))
-        var.assign(bitflip.dequantize(q, scale))
-    return new
-
-
 # --------------------------------------------------------------------------- trojans
 
 
@@ -191,7 +152,7 @@ def trojan_finetune(
     picks the samples to copy; seed the training itself with
     :func:`.runtime.set_seed`.
     """
-    from . import models, poisoning
+    from modelsec_edu import models, poisoning
 
     _check_model(model)
     x_p, y_p, idx = poisoning.badnets(x, y, target=target, rate=rate, seed=seed, **trigger_options)
@@ -212,7 +173,7 @@ def canary_check(model: keras.Model, x: Any, y: Any, *, expected: float, toleran
     than ``tolerance``.  It catches damage (noise, bit flips) but not a
     backdoor, which leaves clean inputs alone: canaries need the trigger to see it.
     """
-    from . import models
+    from modelsec_edu import models
 
     expected = _check_fraction("expected", expected)
     tolerance = _check_fraction("tolerance", tolerance)

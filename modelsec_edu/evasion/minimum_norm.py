@@ -18,7 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from .. import gradients
+from modelsec_edu import backend
+
 from . import _checks, norms
 
 __all__ = ["deepfool"]
@@ -46,7 +47,7 @@ def _make_deepfool(norm: str, k: int):
                         d = z[:, j] - keras.ops.sum(z * onehot_y, axis=-1)
                         return keras.ops.sum(d), d
 
-                    _, f, w = gradients.value_and_grad(margin)(xa)
+                    _, f, w = backend.value_and_grad(margin)(xa)
                     fs.append(f)
                     ws.append(w * mask)
                 f = keras.ops.stack(fs, axis=1)  # (n, k)
@@ -133,7 +134,7 @@ def deepfool(
     overshoot = _checks.finite_nonneg("overshoot", overshoot)
     batch_size = _checks.positive_int("batch_size", batch_size)
     k = _checks.num_classes(model)
-    call = gradients.compiled(model, ("deepfool", norm, k), _make_deepfool(norm, k))
+    call = backend.compiled(model, ("deepfool", norm, k), _make_deepfool(norm, k))
     t = keras.ops.convert_to_tensor
     consts = [t(np.float32(overshoot)), t(np.int32(steps)), t(lo), t(hi), t(m)]
     n = len(x)

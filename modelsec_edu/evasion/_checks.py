@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .. import gradients
+from modelsec_edu import backend
 
 NORMS = ("linf", "l2")
 
@@ -52,11 +52,11 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def precision(value: Any) -> str:
-    """Resolve ``"auto"`` to :func:`modelsec_edu.gradients.fast_dtype`."""
+    """Resolve ``"auto"`` to :func:`modelsec_edu.backend.fast_dtype`."""
     if value not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}")
     if value == "auto":
-        return gradients.fast_dtype()
+        return backend.fast_dtype()
     return value
 
 

@@ -20,7 +20,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from .. import gradients
+from modelsec_edu import backend
+
 from . import _checks
 
 __all__ = ["square_attack"]
@@ -130,7 +131,7 @@ def square_attack(
     if eps == 0:
         return x
     k = _checks.num_classes(model)
-    score = gradients.compiled(model, ("square_margin", bool(targeted), k), _make_margin(bool(targeted), k))
+    score = backend.compiled(model, ("square_margin", bool(targeted), k), _make_margin(bool(targeted), k))
     rng = np.random.default_rng(seed)
     shape = x.shape[1:]
     out = np.empty_like(x)

@@ -20,8 +20,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import attacks, models
-from .attacks._checks import finite_nonneg, norm_name
+from modelsec_edu import models
+
+from . import gradient
+from ._checks import finite_nonneg, norm_name
+from .gradient import fgsm
+from .norms import perturbation_norms
+from .score_based import square_attack
 
 __all__ = [
     "Check",
@@ -91,7 +96,7 @@ def norm_stats(
     ``where`` (a boolean array) restricts the statistics to some inputs, for
     example the ones an attack fooled; with none selected every value is NaN.
     """
-    sizes = attacks.perturbation_norms(x, x_adv, norms=norms)
+    sizes = perturbation_norms(x, x_adv, norms=norms)
     keep = np.ones(len(next(iter(sizes.values()))), bool) if where is None else np.asarray(where, bool)
     out = {}
     for name, v in sizes.items():
@@ -117,7 +122,7 @@ def accuracy_from_norms(
     curve bounds the true robust accuracy from above too.
     """
     x, x_adv, y = _pair(x, x_adv, y)
-    size = attacks.perturbation_norms(x, x_adv, norms=(norm,))[norm]
+    size = perturbation_norms(x, x_adv, norms=(norm,))[norm]
     clean = models.predict_labels(model, x) == y
     fooled = models.predict_labels(model, x_adv) != y
     return np.array([np.mean(clean & ~(fooled & (size <= e + 1e-6))) for e in eps])
@@ -135,17 +140,17 @@ def standard_attacks(
 
     def one_step(model, x, y, eps):
         if norm == "linf":
-            return attacks.fgsm(model, x, y, eps=eps, clip=clip)
-        return attacks.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False, clip=clip)
+            return fgsm(model, x, y, eps=eps, clip=clip)
+        return gradient.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False, clip=clip)
 
     def pgd(model, x, y, eps):
-        return attacks.pgd(model, x, y, eps=eps, step_size=2.5 * eps / steps, steps=steps, norm=norm, seed=seed, clip=clip)
+        return gradient.pgd(model, x, y, eps=eps, step_size=2.5 * eps / steps, steps=steps, norm=norm, seed=seed, clip=clip)
 
     out: dict[str, Attack] = {"FGSM" if norm == "linf" else "FGM (L2)": one_step, f"PGD-{steps}": pgd}
     if norm == "linf":
 
         def square(model, x, y, eps):
-            return attacks.square_attack(model, x, y, eps=eps, queries=queries, seed=seed, clip=clip)
+            return square_attack(model, x, y, eps=eps, queries=queries, seed=seed, clip=clip)
 
         out[f"Square-{queries}"] = square
     return out
@@ -262,14 +267,14 @@ def masking_checklist(
         return robust_accuracy(model, x, x_adv, y)
 
     def pgd(e, s):
-        return acc(attacks.pgd(model, x, y, eps=e, step_size=2.5 * e / s, steps=s, norm=norm, seed=seed, clip=clip))
+        return acc(gradient.pgd(model, x, y, eps=e, step_size=2.5 * e / s, steps=s, norm=norm, seed=seed, clip=clip))
 
     clean = acc(x)
     base = pgd(eps, steps)
     if norm == "linf":
-        single = acc(attacks.fgsm(model, x, y, eps=eps, clip=clip))
+        single = acc(fgsm(model, x, y, eps=eps, clip=clip))
     else:
-        single = acc(attacks.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False, clip=clip))
+        single = acc(gradient.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False, clip=clip))
     wide = (hi - lo) * (1.0 if norm == "linf" else float(np.sqrt(np.prod(x.shape[1:]))))
     unbounded = pgd(wide, steps)
     more = pgd(eps, 4 * steps)
@@ -289,7 +294,7 @@ def masking_checklist(
         Check("iterative beats single-step", base <= single + tolerance, f"PGD-{steps} {pct(base)} vs FGSM {pct(single)}"),
     ]
     if norm == "linf":
-        square = acc(attacks.square_attack(model, x, y, eps=eps, queries=queries, seed=seed, clip=clip))
+        square = acc(square_attack(model, x, y, eps=eps, queries=queries, seed=seed, clip=clip))
         checks.append(Check("white-box beats black-box", base <= square + tolerance,
                             f"PGD-{steps} {pct(base)} vs Square-{queries} {pct(square)}"))
     checks += [

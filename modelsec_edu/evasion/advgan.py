@@ -27,7 +27,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import gradients, models
+from modelsec_edu import backend, models
 
 __all__ = ["AdvGAN", "adversarial_fit", "attack", "perturbation_generator", "train"]
 
@@ -155,9 +155,9 @@ def _loop(adv, model, x, y, *, epochs, batch_size, alpha, train_model, seed, pro
         models.compile_classifier(model)
     d_loss, g_loss, f_loss = _losses(adv, model, alpha)
     tag = (id(model), id(adv.generator.optimizer))
-    d_step = gradients.train_step(adv.discriminator, d_loss, key=("advgan_d", *tag))
-    g_step = gradients.train_step(adv.generator, g_loss, key=("advgan_g", *tag))
-    f_step = gradients.train_step(model, f_loss, key=("advgan_f", *tag)) if train_model else None
+    d_step = backend.train_step(adv.discriminator, d_loss, key=("advgan_d", *tag))
+    g_step = backend.train_step(adv.generator, g_loss, key=("advgan_g", *tag))
+    f_step = backend.train_step(model, f_loss, key=("advgan_f", *tag)) if train_model else None
     t = keras.ops.convert_to_tensor
     eps = t(np.float32(adv.eps))
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""Checks for the end-of-chapter exercises.
+"""The check primitives the chapter modules share (verdicts, not answers).
 
 Each check prints a clear verdict and returns True or False; it never raises
 on a wrong or missing answer, so a notebook with unanswered exercises still

@@ -6,7 +6,7 @@ corrupted download) but cannot retrain it.  Every function returns a new
 model and a log; the caller's model is never changed.
 
 Weights are stored as int8 in two's complement with one scale per tensor
-(see :func:`.tampering.quantize`).  Flipping bit 7, the sign bit, moves a weight
+(see :func:`.quantize.quantize`).  Flipping bit 7, the sign bit, moves a weight
 by 128 steps: from about 0 to about the tensor's largest weight.  A random
 flip rarely matters; the Bit-Flip Attack (Rakin, He and Fan 2019,
 "Bit-Flip Attack: Crushing Neural Network with Progressive Bit Search")
@@ -22,20 +22,19 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import gradients, models, tampering
+from modelsec_edu import backend, models
+
+from .quantize import dequantize, int8_bits, quantize, quantize_array
+from .weights import weight_names
 
 __all__ = [
     "BitFlip",
     "bit_flip_attack",
-    "dequantize",
     "flip_bit",
     "flip_bits",
-    "int8_bits",
-    "quantize_array",
     "random_bit_flips",
 ]
 
-QMAX = 127
 
 
 @dataclass(frozen=True)
@@ -58,35 +57,6 @@ class BitFlip:
 
 
 # --------------------------------------------------------------------------- int8 arithmetic
-
-
-def quantize_array(w: Any, *, scale: float | None = None) -> tuple[np.ndarray, float]:
-    """Symmetric 8-bit quantisation of one tensor: ``(q int8, scale)`` with ``w ~ q * scale``.
-
-    ``scale`` defaults to ``max|w| / 127`` so the largest weight maps to +-127.
-    """
-    w = np.asarray(w, dtype="float64")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("cannot quantise weights that are not finite")
-    if scale is None:
-        top = float(np.abs(w).max()) if w.size else 0.0
-        scale = top / QMAX if top > 0 else 1.0
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale}")
-    q = np.clip(np.rint(w / scale), -QMAX - 1, QMAX).astype(np.int8)
-    return q, float(scale)
-
-
-def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
-    """The float32 weights an int8 tensor stands for."""
-    return (np.asarray(q, dtype=np.int8).astype("float64") * scale).astype("float32")
-
-
-def int8_bits(value: int) -> str:
-    """An int8 value's eight bits in two's complement, most significant first (``-1 -> '11111111'``)."""
-    if not -128 <= int(value) <= 127:
-        raise ValueError(f"an int8 value is in [-128, 127], got {value}")
-    return format(int(value) & 0xFF, "08b")
 
 
 def _check_bit(bit: Any) -> int:
@@ -125,8 +95,8 @@ class _Int8Model:
     """A private 8-bit copy of a model: int8 tensors, their scales, and a scratch Keras model."""
 
     def __init__(self, model: keras.Model):
-        self.model = tampering.quantize(model)  # validates `model`
-        self.names = tampering.weight_names(self.model)
+        self.model = quantize(model)  # validates `model`
+        self.names = weight_names(self.model)
         self.q, self.scales = [], []
         for var in self.model.trainable_variables:
             q, s = quantize_array(keras.ops.convert_to_numpy(var))
@@ -177,9 +147,9 @@ def flip_bits(
     """Flip the given bits of the 8-bit version of ``model``.
 
     Args:
-        model: a Keras model (it is quantised first; see :func:`.tampering.quantize`).
+        model: a Keras model (it is quantised first; see :func:`.quantize.quantize`).
         flips: ``(layer, index, bit)`` triples: a weight tensor's name (see
-            :func:`.tampering.weight_names`) or position, a flat index into it,
+            :func:`.weights.weight_names`) or position, a flat index into it,
             and a bit from 0 (least significant) to 7 (sign).
         eval_data: optional ``(x, y)``; each log entry then records the accuracy on it.
 
@@ -234,7 +204,7 @@ def _per_sample_loss(model: keras.Model):
 
         return fn
 
-    call = gradients.compiled(model, ("bitflip_loss",), make)
+    call = backend.compiled(model, ("bitflip_loss",), make)
 
     def loss(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)))
@@ -261,7 +231,7 @@ def bit_flip_attack(
     weights.  Each of the ``flips`` iterations:
 
     1. computes the gradient of the loss on the attack batch with respect to
-       every weight (:func:`.gradients.weight_gradients`);
+       every weight (:func:`modelsec_edu.backend.weight_gradients`);
     2. *in-layer search*: in each weight tensor, ranks every possible single
        bit flip by its first-order loss increase ``dL/dw * (change of w)``,
        and keeps the best ``candidates``;
@@ -307,7 +277,7 @@ def bit_flip_attack(
         active = per_sample(x, y) < cap
         if not active.any():
             break  # every sample of the batch is confidently wrong
-        grads = gradients.weight_gradients(state.model, x[active], y[active])
+        grads = backend.weight_gradients(state.model, x[active], y[active])
         tried = []
         for t, (q, g) in enumerate(zip(state.q, grads)):
             gain = (np.asarray(g, dtype="float64").reshape(-1, 1) * _all_flips(q)).ravel()

@@ -5,8 +5,8 @@ time; the defender trains on worst-case inputs (Madry et al. 2018)::
 
     min_theta  E_(x,y) [ max_{||delta|| <= eps}  loss(f_theta(x + delta), y) ]
 
-The inner ``max`` is an attack (:func:`modelsec_edu.attacks.pgd_tensor`) run
-*inside* the compiled weight update (:func:`modelsec_edu.gradients.train_step`):
+The inner ``max`` is an attack (:func:`modelsec_edu.evasion.pgd_tensor`) run
+*inside* the compiled weight update (:func:`modelsec_edu.backend.train_step`):
 on TensorFlow the attack and the update are one ``tf.function``, on JAX one
 ``jax.jit``.  :func:`adversarial_fit` offers four ways to solve the inner max:
 
@@ -21,7 +21,7 @@ on TensorFlow the attack and the update are one ``tf.function``, on JAX one
 
 Every perturbation is projected so that ``x + delta`` stays in [0, 1] *and* in
 the ball at each step.  :func:`robustness` measures clean, FGSM and PGD
-accuracy; :func:`article_gan_training` runs the article's GAN-based method.
+accuracy.  The article's GAN-based method is in :mod:`.article`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import attacks, gan, gradients, models
+from modelsec_edu import backend, models
 
-__all__ = ["METHODS", "accelerator", "adversarial_fit", "article_gan_training", "robustness"]
+from .gradient import fgsm, pgd, pgd_tensor
+
+__all__ = ["METHODS", "accelerator", "adversarial_fit", "robustness"]
 
 METHODS = ("fgsm_rs", "n_fgsm", "pgd", "trades")
 # Default step size as a multiple of eps, and default number of inner steps.
@@ -86,7 +88,7 @@ def _kl_attack(logits_fn, x, p_clean, *, eps, step_size, steps, delta0):
         per = keras.ops.sum(p_clean * (log_p - keras.ops.log_softmax(logits_fn(xa), axis=-1)), axis=-1)
         return keras.ops.sum(per), per
 
-    grad_fn = gradients.value_and_grad(kl)
+    grad_fn = backend.value_and_grad(kl)
 
     def project(xa):
         return keras.ops.clip(x + keras.ops.clip(xa - x, -eps, eps), 0.0, 1.0)
@@ -99,7 +101,7 @@ def _kl_attack(logits_fn, x, p_clean, *, eps, step_size, steps, delta0):
 
 
 def _make_loss(method: str, steps: int, beta: float):
-    """``loss_fn(forward, (x, noise, eps, step_size), y)`` for :func:`gradients.train_step`."""
+    """``loss_fn(forward, (x, noise, eps, step_size), y)`` for :func:`backend.train_step`."""
 
     def loss_fn(forward, inputs, y):
         x, noise, eps, step_size = inputs
@@ -122,7 +124,7 @@ def _make_loss(method: str, steps: int, beta: float):
             radius, start = 3.0 * eps, 2.0 * eps * noise
         else:  # a uniform start in the ball, every step projected back into it (and into [0, 1])
             radius, start = eps, eps * noise
-        x_adv = attacks.pgd_tensor(logits, x, y, eps=radius, step_size=step_size, steps=steps, delta0=start)
+        x_adv = pgd_tensor(logits, x, y, eps=radius, step_size=step_size, steps=steps, delta0=start)
         return _ce(y, train_logits(x_adv))
 
     return loss_fn
@@ -210,7 +212,7 @@ def adversarial_fit(
         models.compile_classifier(model, learning_rate=learning_rate or 1e-3, decay_steps=epochs * steps_per_epoch)
     # The optimizer is part of the key: a recompiled model gets a fresh compiled step.
     key = ("adversarial_fit", method, steps, beta, id(model.optimizer))
-    step = gradients.train_step(model, _make_loss(method, steps, beta), key=key)
+    step = backend.train_step(model, _make_loss(method, steps, beta), key=key)
 
     history = keras.callbacks.History()
     cbs = keras.callbacks.CallbackList([*callbacks, history], model=model)
@@ -243,7 +245,7 @@ def adversarial_fit(
         logs["samples_per_second"] = len(x) / (time.perf_counter() - start)
         if validation_data is not None:
             logs["val_accuracy"] = models.accuracy(model, x_val, y_val)
-            x_adv = attacks.pgd(model, x_val, y_val, eps=eps, step_size=eps / 4, steps=val_steps, seed=seed, **_FLOAT32)
+            x_adv = pgd(model, x_val, y_val, eps=eps, step_size=eps / 4, steps=val_steps, seed=seed, **_FLOAT32)
             logs["val_robust_accuracy"] = models.accuracy(model, x_adv, y_val)
             if restore_best and logs["val_robust_accuracy"] > best_acc:
                 best, best_acc = model.get_weights(), logs["val_robust_accuracy"]
@@ -280,76 +282,10 @@ class _Bar:
         self._bar.close()
 
 
-# --------------------------------------------------------------------------- the article's method
-
-
-def article_gan_training(
-    model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    generator: keras.Model,
-    *,
-    epochs: int,
-    batch_size: int = 64,
-    labels: str = "random",
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-    seed: int = 0,
-    progress: bool = True,
-) -> keras.callbacks.History:
-    """The article's "adversarial training" (its section 5), made to run as it describes.
-
-    For every batch of real data, one ``train_on_batch`` on it, then one on a
-    batch of GAN images.  With ``labels="random"`` (the article) the GAN images
-    carry random labels, as in its ``np.random.randint(0, 10, ...)``; with
-    ``labels="conditional"`` a conditional generator's images carry the digit
-    they were generated as (label-correct augmentation).  Threat model: none
-    is stated by the article; no worst-case input is ever computed.
-
-    Returns:
-        A Keras ``History`` with ``loss`` (real batches), ``fake_loss`` and,
-        with ``validation_data``, ``val_accuracy`` per epoch.
-    """
-    x, y = _check_xy(model, x, y)
-    if labels not in ("random", "conditional"):
-        raise ValueError(f"labels must be 'random' or 'conditional', got {labels!r}")
-    if labels == "conditional" and len(generator.inputs) != 2:
-        raise ValueError("labels='conditional' needs a conditional generator (inputs z and label)")
-    epochs = _number("epochs", epochs, low=1, integer=True)
-    batch_size = _number("batch_size", batch_size, low=1, integer=True)
-    if getattr(model, "optimizer", None) is None:
-        models.compile_classifier(model)  # the article: Adam() with its default learning rate
-    k = attacks.num_classes(model)
-    rng = np.random.default_rng(seed)
-    history = keras.callbacks.History()
-    history.set_model(model)
-    history.on_train_begin()
-    bar = _Bar(epochs * len(x), f"article ({labels} labels)") if progress else None
-    for epoch in range(epochs):
-        real, fake = [], []
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            real.append(model.train_on_batch(x[idx], y[idx], return_dict=True)["loss"])
-            images, c = gan.sample(generator, len(idx), seed=int(rng.integers(2**31)))
-            fake_y = rng.integers(0, k, len(idx)) if labels == "random" else c
-            fake.append(model.train_on_batch(images, fake_y.astype("int32"), return_dict=True)["loss"])
-            if bar is not None:
-                bar.update(len(idx))
-        logs = {"loss": float(np.mean(real)), "fake_loss": float(np.mean(fake))}
-        if validation_data is not None:
-            logs["val_accuracy"] = models.accuracy(model, *validation_data)
-        if bar is not None:
-            bar.show(epoch, logs)
-        history.on_epoch_end(epoch, logs)
-    if bar is not None:
-        bar.close()
-    return history
-
-
 # --------------------------------------------------------------------------- evaluation
 
-# Robust accuracy is measured in float32 (the attack at its strongest) where attacks.pgd offers a choice.
-_FLOAT32 = {"precision": "float32"} if "precision" in inspect.signature(attacks.pgd).parameters else {}
+# Robust accuracy is measured in float32 (the attack at its strongest) where pgd offers a choice.
+_FLOAT32 = {"precision": "float32"} if "precision" in inspect.signature(pgd).parameters else {}
 
 
 def robustness(
@@ -370,8 +306,8 @@ def robustness(
     ``{"clean", "fgsm", "pgd"}`` as fractions in [0, 1].
     """
     x, y = _check_xy(model, x, y)
-    x_fgsm = attacks.fgsm(model, x, y, eps=eps, **_FLOAT32)
-    x_pgd = attacks.pgd(
+    x_fgsm = fgsm(model, x, y, eps=eps, **_FLOAT32)
+    x_pgd = pgd(
         model, x, y, eps=eps, step_size=step_size, steps=steps, restarts=restarts, seed=seed, **_FLOAT32
     )
     return {
@@ -394,13 +330,13 @@ def accelerator(*, mixed_precision: bool = True, verbose: bool = True) -> dict[s
     ``keras.distribution.set_distribution(keras.distribution.DataParallel())``
     (JAX) before building the model.
     """
-    found = gradients.devices()
+    found = backend.devices()
     gpus = [d for d in found if d["type"] == "GPU"]
     info = {
-        "backend": gradients.backend(),
+        "backend": backend.backend(),
         "device": f"{len(gpus)} x GPU ({gpus[0]['name']})" if gpus else "CPU",
         "mixed_precision": bool(gpus) and mixed_precision,
-        "xla": bool(gpus) or gradients.backend() == "jax",
+        "xla": bool(gpus) or backend.backend() == "jax",
     }
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if info["mixed_precision"] else "float32")
     if verbose:

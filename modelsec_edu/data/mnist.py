@@ -257,7 +257,7 @@ def load_mnist_float(
     Subsets are drawn at random with ``seed`` (not the first n, which in MNIST
     are not class-balanced).  Other keywords go to :func:`load_mnist`.
     """
-    from . import runtime
+    from modelsec_edu import runtime
 
     sizes = SIZES["quick" if runtime.is_quick() else "full"]
     (xtr, ytr), (xte, yte) = load_mnist(**loader_kwargs)

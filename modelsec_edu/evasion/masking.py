@@ -4,7 +4,7 @@ Chapter 03's trap.  Rounding every pixel to a few grey levels before the
 network barely changes what the network computes, yet its gradient is zero
 almost everywhere: FGSM and PGD, which follow the gradient, stall, and the
 model *looks* robust.  It is not.  An attacker who needs no gradient (the
-score-based :func:`modelsec_edu.attacks.square_attack`) or who replaces the
+score-based :func:`modelsec_edu.evasion.square_attack`) or who replaces the
 rounding's gradient by the identity on the backward pass (BPDA, Athalye,
 Carlini & Wagner 2018, "Obfuscated Gradients Give a False Sense of
 Security") fools it about as easily as the undefended model.

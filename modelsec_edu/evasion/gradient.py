@@ -10,7 +10,7 @@ One loop does all the gradient attacks (Madry et al. 2018)::
 and only ``direction`` and ``project`` depend on the norm (see :mod:`.norms`).
 FGSM (Goodfellow et al. 2015) is that loop with one step of size ``eps`` from
 ``x``; BIM (Kurakin et al. 2017) is it without a random start.  The whole loop
-is one compiled function (see :mod:`modelsec_edu.gradients`), and
+is one compiled function (see :mod:`modelsec_edu.backend`), and
 :func:`pgd_tensor` exposes it on tensors for use *inside* compiled code, such as
 the inner maximisation of adversarial training.
 """
@@ -23,7 +23,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from .. import gradients
+from modelsec_edu import backend
+
 from . import _checks, norms
 
 __all__ = ["fgsm", "pgd", "pgd_tensor"]
@@ -47,7 +48,7 @@ def pgd_tensor(
 
     No NumPy, no Python loop over the batch: ``steps`` is unrolled into one
     ``keras.ops.fori_loop``, so this runs inside ``tf.function``/``jax.jit``,
-    for example in the ``loss_fn`` of :func:`modelsec_edu.gradients.train_step`
+    for example in the ``loss_fn`` of :func:`modelsec_edu.backend.train_step`
     (adversarial training, Madry et al. 2018)::
 
         def loss_fn(forward, x, y):
@@ -88,7 +89,7 @@ def pgd_tensor(
         total = keras.ops.sum(per)  # a sum keeps each example's gradient independent of the batch
         return (-total if targeted else total), per
 
-    grad_fn = gradients.value_and_grad(loss)
+    grad_fn = backend.value_and_grad(loss)
 
     def project(xa):
         delta = xa - x
@@ -148,21 +149,21 @@ def _verdict(logits, x_adv, y):
 def _compiled(model, key, make, precision):
     if precision == "bfloat16":
         try:
-            return gradients.compiled(model, key, make, compute_dtype="bfloat16")
+            return backend.compiled(model, key, make, compute_dtype="bfloat16")
         except ValueError:  # a model Keras cannot rebuild in bfloat16: float32 it is
             pass
-    return gradients.compiled(model, key, make)
+    return backend.compiled(model, key, make)
 
 
 def _pgd_runner(model, norm: str, targeted: bool, precision: str):
     """``run(x, y, delta0, eps, step_size, steps, lo, hi, mask) -> (x_adv, loss, pred)`` on tensors.
 
-    One trace serves every step count.  Where :func:`gradients.loops_in_graph`
+    One trace serves every step count.  Where :func:`backend.loops_in_graph`
     says so (JAX) the steps run in one compiled loop; elsewhere a Python loop
     calls one compiled step, which TensorFlow runs faster (measured in
     ``bench/attacks_speed.py``).
     """
-    if gradients.loops_in_graph():
+    if backend.loops_in_graph():
         loop = _compiled(model, ("pgd", norm, targeted), _make_pgd(norm, targeted), precision)
 
         def run(x, y, delta0, eps, step_size, steps, lo, hi, mask):
@@ -170,7 +171,7 @@ def _pgd_runner(model, norm: str, targeted: bool, precision: str):
 
         return run
     step = _compiled(model, ("pgd_step", norm, targeted), _make_step(norm, targeted), precision)
-    verdict = gradients.compiled(model, ("pgd_verdict",), lambda: _verdict)
+    verdict = backend.compiled(model, ("pgd_verdict",), lambda: _verdict)
 
     def run(x, y, delta0, eps, step_size, steps, lo, hi, mask):
         xa = x + delta0
@@ -223,7 +224,7 @@ def pgd(
         batch_size: inputs attacked at once.
         precision: arithmetic of the gradient steps: ``"float32"``,
             ``"bfloat16"`` (about twice as fast where the hardware has bfloat16
-            units), or ``"auto"``: :func:`modelsec_edu.gradients.fast_dtype`.  The perturbation,
+            units), or ``"auto"``: :func:`modelsec_edu.backend.fast_dtype`.  The perturbation,
             the projections and the final verdict that picks the strongest
             restart are float32 in every case.
 
