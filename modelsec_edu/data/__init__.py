@@ -2,11 +2,15 @@
 
 * :mod:`.mnist` -- MNIST from a local folder, a hash-checked download, or
   scikit-learn's digits upsampled (chapters 00-06).
+* :mod:`.tabular` -- a table's descriptor: feature types, bounds, costs, what
+  an attacker may change (chapters 07-08).
+* :mod:`.credit` -- the German credit data, shipped, hash-checked (chapter 08).
 
 Every loader works offline: it falls back to data the package makes or ships,
 with an :class:`OfflineDataWarning`, and never hangs.
 """
 
+from .credit import CREDIT_SHA256, CreditData, credit_spec, load_german_credit
 from .mnist import (
     DATA_ENV,
     MNIST_SHA256,
@@ -19,8 +23,17 @@ from .mnist import (
     load_sklearn_digits,
     to_float,
 )
+from .tabular import Feature, TabularSpec, Validity, stratified_split
 
 __all__ = [
+    "CREDIT_SHA256",
+    "CreditData",
+    "Feature",
+    "TabularSpec",
+    "Validity",
+    "credit_spec",
+    "load_german_credit",
+    "stratified_split",
     "DATA_ENV",
     "MNIST_SHA256",
     "MNIST_URL",
