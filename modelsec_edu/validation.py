@@ -35,6 +35,7 @@ __all__ = [
     "check_labels",
     "check_model",
     "check_new_path",
+    "check_path",
     "check_seed",
     "check_xy",
 ]
@@ -42,6 +43,18 @@ __all__ = [
 
 def _kind(value: Any) -> str:
     return type(value).__name__
+
+
+def _to_numpy(x: Any) -> Any:
+    """A backend tensor as NumPy (lists and scalars pass through)."""
+    if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.ndarray):
+        import keras
+
+        try:
+            return keras.ops.convert_to_numpy(x)
+        except Exception:  # noqa: BLE001 - not a tensor after all: let np.asarray judge it
+            return x
+    return x
 
 
 def _range(lo: float | None, hi: float | None, lo_open: bool = False, hi_open: bool = False) -> str:
@@ -82,13 +95,17 @@ def check_float(
 ) -> float:
     """A finite real number (ints accepted, bools refused) within the given bounds."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number{_range(min, max, min_open, max_open)}, got {_kind(value)} {value!r}")
+        raise TypeError(
+            f"{name} must be a number{_range(min, max, min_open, max_open)}, got {_kind(value)} {value!r}"
+        )
     value = float(value)
     bad = not np.isfinite(value)
     bad = bad or (min is not None and (value <= min if min_open else value < min))
     bad = bad or (max is not None and (value >= max if max_open else value > max))
     if bad:
-        raise ValueError(f"{name} must be a finite number{_range(min, max, min_open, max_open)}, got {value}")
+        raise ValueError(
+            f"{name} must be a finite number{_range(min, max, min_open, max_open)}, got {value}"
+        )
     return value
 
 
@@ -111,11 +128,13 @@ def check_array(
     name: str,
     *,
     ndim: int | Sequence[int] | None = None,
-    dtype: str = "float32",
+    dtype: str | None = "float32",
     finite: bool = True,
     min_len: int = 1,
 ) -> np.ndarray:
     """A numeric array of ``dtype``: no strings, objects or NaN, at least ``min_len`` rows.
+
+    ``dtype=None`` keeps the array's own numeric dtype (NumPy or backend tensor).
 
     The result is a new array when a conversion was needed; callers must not
     write into it in place (it may be the caller's own array).
@@ -123,7 +142,7 @@ def check_array(
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {_kind(x)}")
     try:
-        arr = np.asarray(x)
+        arr = x if isinstance(x, np.ndarray) else np.asarray(_to_numpy(x))
     except (TypeError, ValueError) as exc:  # ragged lists
         raise ValueError(f"{name} must be a rectangular numeric array: {exc}") from None
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
@@ -135,13 +154,16 @@ def check_array(
             raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
     if arr.ndim == 0 or len(arr) < min_len:
         raise ValueError(f"{name} must hold at least {min_len} sample(s), got shape {arr.shape}")
-    arr = arr.astype(dtype, copy=False)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
     if finite and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite: it holds NaN or infinite values")
     return arr
 
 
-def check_labels(y: Any, name: str = "y", *, n: int | None = None, num_classes: int | None = None) -> np.ndarray:
+def check_labels(
+    y: Any, name: str = "y", *, n: int | None = None, num_classes: int | None = None
+) -> np.ndarray:
     """Integer class labels, shape ``(n,)``, each in ``[0, num_classes)``; returned as int64.
 
     Float labels are refused (``TypeError``) rather than truncated, even 3.0:
@@ -149,7 +171,10 @@ def check_labels(y: Any, name: str = "y", *, n: int | None = None, num_classes: 
     """
     if y is None or isinstance(y, (str, bytes)):
         raise TypeError(f"{name} must be an array of integer labels, got {_kind(y)}")
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(_to_numpy(y))
+    except (TypeError, ValueError) as exc:  # ragged lists
+        raise ValueError(f"{name} must be a 1-D array of integer labels: {exc}") from None
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold integer class labels, got dtype {arr.dtype}")
     if arr.ndim != 1:
@@ -195,23 +220,42 @@ def check_clip(clip: Any, name: str = "clip") -> tuple[Any, Any]:
     return clip[0], clip[1]
 
 
-def check_new_path(path: Any, name: str, *, overwrite: Any = False, sources: Sequence[Any] = ()) -> Path:
+def check_path(path: Any, name: str, *, exists: bool = False) -> Path:
+    """A ``str`` or ``os.PathLike`` as a :class:`~pathlib.Path`; with ``exists=True`` an existing file.
+
+    A missing file is a ``FileNotFoundError`` (an ``OSError``, as ``open`` raises).
+    """
+    if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path):
+        raise TypeError(
+            f"{name} must be a path (a non-empty str or os.PathLike), got {_kind(path)} {path!r}"
+        )
+    path = Path(path)
+    if exists and not path.is_file():
+        raise FileNotFoundError(f"{name}: no such file {str(path)!r}")
+    return path
+
+
+def check_new_path(
+    path: Any, name: str, *, overwrite: Any = False, sources: Sequence[Any] = ()
+) -> Path:
     """A path to write to: never one of ``sources``, and not an existing file unless ``overwrite=True``.
 
     ``overwrite`` must be a real ``bool``.  A path that names the same file as
     a source (even through a link) is refused whatever ``overwrite`` says: an
     operation never writes onto its own input.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {_kind(path)}")
+    path = check_path(path, name)
     overwrite = check_bool(overwrite, "overwrite")
-    path = Path(path)
     for src in sources:
         src = Path(src)
-        if path.resolve() == src.resolve() or (path.exists() and src.exists() and os.path.samefile(path, src)):
-            raise ValueError(f"{name} must differ from the input {str(src)!r}: it would overwrite it")
+        if path.resolve() == src.resolve() or (
+            path.exists() and src.exists() and os.path.samefile(path, src)
+        ):
+            raise ValueError(
+                f"{name} must differ from the input {str(src)!r}: it would overwrite it"
+            )
     if path.is_dir():
         raise ValueError(f"{name} {str(path)!r} is a directory, expected a file path")
-    if path.exists() and not overwrite:
+    if (path.exists() or path.is_symlink()) and not overwrite:
         raise FileExistsError(f"{name} {str(path)!r} exists: pass overwrite=True to replace it")
     return path

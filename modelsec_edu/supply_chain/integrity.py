@@ -29,6 +29,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from modelsec_edu.validation import check_bool, check_int, check_model, check_new_path, check_path
+
 __all__ = [
     "IntegrityError",
     "flip_file_bit",
@@ -51,10 +53,9 @@ class IntegrityError(ValueError):
 
 
 def sha256_file(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 digest of a file, read in chunks."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+    """Hex SHA-256 digest of a file, read in chunks of ``chunk_size`` bytes (>= 1)."""
+    path = check_path(path, "path", exists=True)
+    chunk_size = check_int(chunk_size, "chunk_size", min=1)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk_size), b""):
@@ -64,32 +65,50 @@ def sha256_file(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
 
 def read_manifest(manifest: str | os.PathLike) -> dict[str, str]:
     """The ``{file name: digest}`` table of a manifest (empty if the manifest does not exist)."""
-    manifest = Path(manifest)
+    manifest = check_path(manifest, "manifest")
     if not manifest.exists():
         return {}
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IntegrityError(f"manifest {manifest} is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("algorithm") != ALGORITHM or not isinstance(doc.get("files"), dict):
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if (
+        not isinstance(doc, dict)
+        or doc.get("algorithm") != ALGORITHM
+        or not isinstance(files, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
+    ):
         raise IntegrityError(f"manifest {manifest} is not a {ALGORITHM} manifest of this package")
-    return dict(doc["files"])
+    return dict(files)
 
 
 def _key(path: Path, manifest: Path) -> str:
-    try:
-        return path.resolve().relative_to(manifest.resolve().parent).as_posix()
-    except ValueError:
-        return str(path.resolve())
+    """The manifest's key for ``path``: the path **as given**, relative to the manifest's folder.
+
+    Links are not followed (``os.path.abspath``, not ``resolve``): a recorded
+    ``a.keras`` replaced by a link to another recorded file is still checked
+    against ``a.keras``'s own digest, and refused.
+    """
+    where, base = os.path.abspath(path), os.path.dirname(os.path.abspath(manifest))
+    rel = os.path.relpath(where, base)
+    return Path(where).as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
 def record(path: str | os.PathLike, manifest: str | os.PathLike, *, replace: bool = False) -> str:
     """Add a file's digest to a manifest (created if missing); returns the digest.
 
-    Refuses to change an existing entry unless ``replace=True``: re-recording a
-    file silently would bless whatever is in it now.
+    Refuses to change an existing entry unless ``replace=True`` (a real
+    ``bool``: the string ``"False"`` is refused, not read as true): re-recording
+    a file silently would bless whatever is in it now.
     """
-    path, manifest = Path(path), Path(manifest)
+    path = check_path(path, "path", exists=True)
+    replace = check_bool(replace, "replace")
+    manifest = check_path(manifest, "manifest")
+    if manifest.exists() and os.path.samefile(manifest, path):
+        raise ValueError(
+            f"manifest must differ from the recorded file {str(path)!r}: it would overwrite it"
+        )
     digest = sha256_file(path)
     files = read_manifest(manifest)
     key = _key(path, manifest)
@@ -100,18 +119,23 @@ def record(path: str | os.PathLike, manifest: str | os.PathLike, *, replace: boo
     files[key] = digest
     manifest.parent.mkdir(parents=True, exist_ok=True)
     tmp = manifest.with_suffix(manifest.suffix + ".tmp")
-    tmp.write_text(json.dumps({"algorithm": ALGORITHM, "files": files}, indent=2, sort_keys=True), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"algorithm": ALGORITHM, "files": files}, indent=2, sort_keys=True),
+        encoding="utf-8",
+    )
     os.replace(tmp, manifest)  # atomic: a crash never leaves half a manifest
     return digest
 
 
 def verify(path: str | os.PathLike, manifest: str | os.PathLike) -> str:
     """Check a file against its manifest entry; return the digest or raise :class:`IntegrityError`."""
-    path, manifest = Path(path), Path(manifest)
+    path = check_path(path, "path")
     files = read_manifest(manifest)
-    key = _key(path, manifest)
+    key = _key(path, Path(manifest))
     if key not in files:
-        raise IntegrityError(f"{key} is not listed in the manifest {manifest}: refusing to trust it")
+        raise IntegrityError(
+            f"{key} is not listed in the manifest {manifest}: refusing to trust it"
+        )
     digest = sha256_file(path)
     if digest != files[key]:
         raise IntegrityError(
@@ -121,20 +145,22 @@ def verify(path: str | os.PathLike, manifest: str | os.PathLike) -> str:
     return digest
 
 
-def save_model(model: Any, path: str | os.PathLike, manifest: str | os.PathLike, *, overwrite: bool = False) -> str:
+def save_model(
+    model: Any, path: str | os.PathLike, manifest: str | os.PathLike, *, overwrite: bool = False
+) -> str:
     """Save a Keras model in the ``.keras`` format and record its digest; returns the digest.
 
-    Never overwrites an existing file unless ``overwrite=True``.
+    Never overwrites an existing file unless ``overwrite=True`` (a real ``bool``),
+    and never writes the model over its own manifest.
     """
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    path = Path(path)
+    check_model(model)
+    path = check_new_path(
+        path, "path", overwrite=overwrite, sources=[check_path(manifest, "manifest")]
+    )
     if path.suffix != ".keras":
-        raise ValueError(f"save models in the .keras format, got {path.name!r}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        raise ValueError(
+            f"path must name a .keras file (save models in the .keras format), got {path.name!r}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return record(path, manifest, replace=overwrite)
@@ -150,11 +176,11 @@ def load_model(path: str | os.PathLike, manifest: str | os.PathLike, **kwargs: A
     import keras
 
     if kwargs.get("safe_mode", True) is not True:
-        raise ValueError("load_model always uses safe_mode=True; unsafe loading runs code from the file")
+        raise ValueError(
+            "safe_mode must be True: load_model never loads unsafely (that runs code from the file)"
+        )
     kwargs.pop("safe_mode", None)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such model file: {path}")
+    path = check_path(path, "path", exists=True)
     verify(path, manifest)
     return keras.saving.load_model(path, safe_mode=True, **kwargs)
 
@@ -178,37 +204,56 @@ def _check_key(key: Any) -> bytes:
 
 
 def _signature_path(path: Path, signature: str | os.PathLike | None) -> Path:
-    return Path(signature) if signature is not None else path.with_name(path.name + ".sig")
+    return (
+        check_path(signature, "signature")
+        if signature is not None
+        else path.with_name(path.name + ".sig")
+    )
 
 
 def _mac(key: bytes, name: str, digest: str) -> str:
     return hmac.new(key, f"{HMAC_ALGORITHM}\n{name}\n{digest}".encode(), hashlib.sha256).hexdigest()
 
 
-def sign_file(path: str | os.PathLike, key: bytes, *, signature: str | os.PathLike | None = None) -> Path:
+def sign_file(
+    path: str | os.PathLike,
+    key: bytes,
+    *,
+    signature: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Sign a file with a secret key: write ``<file>.sig`` holding HMAC-SHA256(key, name + SHA-256).
 
-    The signature binds the file's name and content; returns its path.
+    The signature binds the file's name and content; returns its path.  It is
+    never written over the signed file itself, nor over an existing file
+    unless ``overwrite=True``.
     """
     key = _check_key(key)
-    path = Path(path)
+    path = check_path(path, "path", exists=True)
     digest = sha256_file(path)
-    sig = _signature_path(path, signature)
-    doc = {"algorithm": HMAC_ALGORITHM, "file": path.name, "sha256": digest, "mac": _mac(key, path.name, digest)}
+    sig = check_new_path(
+        _signature_path(path, signature), "signature", overwrite=overwrite, sources=[path]
+    )
+    doc = {
+        "algorithm": HMAC_ALGORITHM,
+        "file": path.name,
+        "sha256": digest,
+        "mac": _mac(key, path.name, digest),
+    }
     sig.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return sig
 
 
-def verify_signature(path: str | os.PathLike, key: bytes, *, signature: str | os.PathLike | None = None) -> str:
+def verify_signature(
+    path: str | os.PathLike, key: bytes, *, signature: str | os.PathLike | None = None
+) -> str:
     """Check a file against its HMAC signature; return the digest or raise :class:`IntegrityError`.
 
     Fails when the file changed, when the signature was made with another key
     or for another file, and when the signature file is missing or malformed.
     """
     key = _check_key(key)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+    path = check_path(path, "path", exists=True)
     sig = _signature_path(path, signature)
     if not sig.is_file():
         raise IntegrityError(f"no signature {sig} for {path.name}: refusing to trust it")
@@ -216,7 +261,7 @@ def verify_signature(path: str | os.PathLike, key: bytes, *, signature: str | os
         doc = json.loads(sig.read_text(encoding="utf-8"))
         claimed = str(doc["mac"])
         ok_format = doc.get("algorithm") == HMAC_ALGORITHM
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise IntegrityError(f"signature {sig} is malformed: {exc}") from exc
     if not ok_format:
         raise IntegrityError(f"signature {sig} is not an {HMAC_ALGORITHM} signature")
@@ -231,17 +276,21 @@ def verify_signature(path: str | os.PathLike, key: bytes, *, signature: str | os
 # --------------------------------------------------------------------------- tampering with a file
 
 
-def flip_file_bit(src: str | os.PathLike, dst: str | os.PathLike, *, bit: int) -> Path:
+def flip_file_bit(
+    src: str | os.PathLike, dst: str | os.PathLike, *, bit: int, overwrite: bool = False
+) -> Path:
     """Copy a file to ``dst`` with one bit inverted: bit ``bit % 8`` of byte ``bit // 8``.
 
-    The tamper used by the demos and tests; ``src`` is left as it was.
+    The tamper used by the demos and tests; ``src`` is left as it was: ``dst``
+    may not be ``src`` (nor a link to it), nor an existing file unless
+    ``overwrite=True``.
     """
-    src, dst = Path(src), Path(dst)
-    if not src.is_file():
-        raise FileNotFoundError(f"no such file: {src}")
+    src = check_path(src, "src", exists=True)
     raw = bytearray(src.read_bytes())
-    if isinstance(bit, bool) or not isinstance(bit, int) or not 0 <= bit < 8 * len(raw):
-        raise ValueError(f"bit must be an int in [0, {8 * len(raw) - 1}] for this {len(raw)}-byte file, got {bit!r}")
+    if not raw:
+        raise ValueError(f"src {str(src)!r} is empty: it has no bit to flip")
+    bit = check_int(bit, "bit", min=0, max=8 * len(raw) - 1)
+    dst = check_new_path(dst, "dst", overwrite=overwrite, sources=[src])
     raw[bit // 8] ^= 1 << (bit % 8)
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(bytes(raw))

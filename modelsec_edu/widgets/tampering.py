@@ -12,6 +12,7 @@ import numpy as np
 
 from modelsec_edu import models, tampering
 from modelsec_edu.supply_chain import integrity
+from modelsec_edu.validation import check_int, check_new_path, check_path
 
 from .base import FigurePanel, Panel
 
@@ -109,6 +110,7 @@ def tamper_verify_panel(
     *,
     directory: str | Path | None = None,
     weights_to_try: int = 8,
+    overwrite: bool = False,
 ) -> Panel:
     """Tamper with a saved model file, then try to load it, with or without checking its manifest.
 
@@ -117,11 +119,20 @@ def tamper_verify_panel(
     **attacker re-saved** with the sign bit of one weight flipped (a valid zip
     that loads silently).  The manifest's SHA-256 refuses both changed files.
     The figure shows the 256 bits of the recorded and the received digests:
-    one changed bit in the file changes about half of them.
+    one changed bit in the file changes about half of them.  The panel writes
+    into ``directory/published`` and ``directory/received`` (default: a new
+    temporary folder) and refuses to replace files already there unless
+    ``overwrite=True``.
     """
-    directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="tamper_"))
+    weights_to_try = check_int(weights_to_try, "weights_to_try", min=1)
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="tamper_"))
+    directory = check_path(directory, "directory")
     published = directory / "published"
     received = directory / "received"
+    names = ["model.keras", "manifest.json", *(f"resaved_{i}.keras" for i in range(weights_to_try))]
+    for target in [published / n for n in names] + [received / "model.keras", received / "manifest.json"]:
+        check_new_path(target, "directory", overwrite=overwrite)
     published.mkdir(parents=True, exist_ok=True)
     received.mkdir(parents=True, exist_ok=True)
     release = tampering.quantize(model)
@@ -155,7 +166,7 @@ def tamper_verify_panel(
             arrived.write_bytes(path.read_bytes())
             what = "the untouched file"
         elif mode.value == "random bit flipped":
-            integrity.flip_file_bit(path, arrived, bit=where.value)
+            integrity.flip_file_bit(path, arrived, bit=where.value, overwrite=True)  # the panel's own file
             what = f"bit {where.value % 8} of byte {where.value // 8} flipped"
         else:
             i = where.value % weights_to_try
