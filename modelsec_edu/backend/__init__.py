@@ -1,48 +1,60 @@
-"""Gradients and compiled loops: the package's one backend-specific module.
+"""Gradients and compiled loops: the package's only framework-specific code (rank 1).
 
 Backpropagation gives two gradients of the same loss.  With respect to the
 *weights* it trains a model; with respect to the *input* it attacks it.  This
-module computes both on whichever Keras backend is active, and compiles hot
+package computes both on whichever Keras backend is active, and compiles hot
 loops: ``tf.function`` on TensorFlow, ``jax.jit`` on JAX, eager on PyTorch.
 Every other module speaks ``keras.ops`` and NumPy and calls in here.
 
-The three building blocks:
+The layout is Keras 3's own (``keras/src/backend/{tensorflow,jax,torch}/``):
+one module per framework, :mod:`.tensorflow`, :mod:`.jax` and :mod:`.torch`,
+with the same function names in each; this module picks **one** of them, once,
+for the active Keras backend, and every public function below delegates to it.
+:mod:`.common` holds what they share (the per-model cache, the bfloat16 twin).
 
 * :func:`value_and_grad` -- differentiate a scalar function of an input tensor;
-  usable inside compiled code (attacks loop over it).
+  usable inside compiled code (attacks loop over it; chapter 03).
 * :func:`compiled` -- compile ``fn(logits, *args)`` for a model, once, and
-  cache it on the model.  ``logits(x)`` runs the model in inference mode; on JAX
-  the weights are passed in explicitly, so a model that is trained later is
-  never served stale weights.
+  cache it on the model.
+* :func:`input_gradient`, :func:`weight_gradients` and
+  :func:`per_example_gradients` (DP-SGD's per-example clipping, chapter 07;
+  Abadi et al. 2016, arXiv:1607.00133).
 * :func:`train_step` -- one compiled weight update for any loss written in
-  ``keras.ops`` (adversarial training puts the inner attack inside it).
+  ``keras.ops`` (adversarial training puts the inner attack inside it; DP-SGD
+  its clipping and noise).  Used in chapters 03-07.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import weakref
 from collections.abc import Callable, Hashable
+from types import ModuleType
 from typing import Any
 
 import keras
 import numpy as np
+
+from modelsec_edu import validation
+
+from . import common
 
 __all__ = [
     "backend",
     "compiled",
     "devices",
     "fast_dtype",
-    "loops_in_graph",
     "input_gradient",
+    "loops_in_graph",
+    "per_example_gradients",
     "train_step",
     "value_and_grad",
     "weight_gradients",
 ]
 
-# model -> {key: compiled function}.  Weak keys: a deleted model frees its traces.
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SUPPORTED = ("tensorflow", "jax", "torch")
 
 
 def backend() -> str:
@@ -50,175 +62,22 @@ def backend() -> str:
     return keras.backend.backend()
 
 
+@functools.lru_cache(maxsize=1)
+def _impl() -> ModuleType:
+    """The implementation module of the active backend, imported once."""
+    name = backend()
+    if name not in _SUPPORTED:
+        raise NotImplementedError(f"backend {name!r} is not supported; use one of {_SUPPORTED}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
 def devices() -> list[dict[str, str]]:
     """List the devices the active backend can compute on, as ``{"type", "name"}`` dicts."""
-    name = backend()
-    found: list[dict[str, str]] = []
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        for d in tf.config.list_physical_devices():
-            if d.device_type in ("CPU", "GPU", "TPU"):
-                found.append({"type": d.device_type, "name": d.name})
-    elif name == "jax":
-        import jax
-
-        for d in jax.devices():
-            kind = "GPU" if d.platform in ("gpu", "cuda", "rocm") else d.platform.upper()
-            found.append({"type": kind, "name": str(getattr(d, "device_kind", d))})
-    elif name == "torch":
-        import torch
-
-        found.append({"type": "CPU", "name": "cpu"})
-        for i in range(torch.cuda.device_count()):
-            found.append({"type": "GPU", "name": torch.cuda.get_device_name(i)})
-    else:
-        found.append({"type": "CPU", "name": name})
-    return found
-
-
-def _check_model(model: Any) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model that outputs logits, got {type(model).__name__}")
-
-
-# --------------------------------------------------------------------------- input gradients
-
-
-def value_and_grad(f: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple[Any, Any, Any]]:
-    """Wrap ``f(x) -> (scalar, aux)`` into ``g(x) -> (scalar, aux, d scalar / d x)``.
-
-    Works eagerly and inside :func:`compiled` functions on every backend.
-    """
-    name = backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        def g(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                value, aux = f(x)
-            return value, aux, tape.gradient(value, x)
-
-        return g
-    if name == "jax":
-        import jax
-
-        def g(x):
-            (value, aux), grad = jax.value_and_grad(f, has_aux=True)(x)
-            return value, aux, grad
-
-        return g
-    if name == "torch":
-        import torch
-
-        def g(x):
-            x = x.detach().requires_grad_(True)
-            with torch.enable_grad():
-                value, aux = f(x)
-                (grad,) = torch.autograd.grad(value, x)
-            aux = aux.detach() if hasattr(aux, "detach") else aux
-            return value.detach(), aux, grad.detach()
-
-        return g
-    raise NotImplementedError(f"backend {name!r} is not supported; use tensorflow, jax or torch")
-
-
-def compiled(
-    model: keras.Model,
-    key: Hashable,
-    make: Callable[[], Callable[..., Any]],
-    *,
-    compute_dtype: str = "float32",
-) -> Callable[..., Any]:
-    """Return a compiled ``call(*args)`` running ``make()(logits, *args)`` on ``model``.
-
-    ``key`` names the function and every *static* choice baked into it (number
-    of steps, norm, ...); everything that may change between calls must be a
-    tensor argument, so one trace serves them all.  Compiled functions are cached
-    per model, so the second call of an attack costs no tracing.
-
-    With ``compute_dtype="bfloat16"``, ``logits(x)`` runs the model's layers in
-    bfloat16 (Keras' ``mixed_bfloat16`` policy: float32 weights and inputs,
-    bfloat16 arithmetic, float32 logits out) on the model's *current* weights.
-    Where :func:`fast_dtype` says so, that roughly halves the cost of a forward
-    and backward pass; gradients lose precision (8 mantissa bits), which an
-    attack that uses only their sign barely feels.
-    ``logits_f32(x)`` always runs in float32, and is passed to ``make()``'s
-    function as a keyword argument when that function accepts it.
-    """
-    _check_model(model)
-    if compute_dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {compute_dtype!r}")
-    per_model = _CACHE.setdefault(model, {})
-    cache_key = (key, compute_dtype)
-    if cache_key in per_model:
-        return per_model[cache_key]
-    fn = make()
-    low = None
-    if compute_dtype == "bfloat16":  # one twin per model, shared by every compiled function
-        low = per_model.get(("twin", "bfloat16")) or _low_precision_twin(model)
-        per_model[("twin", "bfloat16")] = low
-    wants_f32 = "logits_f32" in inspect.signature(fn).parameters
-    name = backend()
-
-    # The compiled code reaches the model through a weak reference: the cache is
-    # keyed weakly by the model, and a strong reference in its values would keep
-    # every model alive for the whole session.
-    ref = weakref.ref(model)
-
-    def bind(fwd_f32, fwd_low):
-        # a partial, not a lambda: TensorFlow counts retracings per code object, and
-        # one shared lambda for every model and attack would trip its "retracing" warning
-        extra = {"logits_f32": fwd_f32} if wants_f32 else {}
-        return functools.partial(_apply, fn, fwd_low or fwd_f32, extra)
-
-    if name == "jax":
-        import jax
-
-        def run(tv, ntv, *args):
-            def logits_jax(x):
-                out, _ = ref().stateless_call(tv, ntv, x, training=False)
-                return out
-
-            def logits_jax_low(x):
-                out, _ = low.stateless_call(tv, ntv, x, training=False)
-                return keras.ops.cast(out, "float32")
-
-            return bind(logits_jax, logits_jax_low if low else None)(*args)
-
-        jitted = jax.jit(run)
-
-        def call(*args):
-            m = ref()
-            tv = [v.value for v in m.trainable_variables]
-            ntv = [v.value for v in m.non_trainable_variables]
-            return jitted(tv, ntv, *args)
-
-    else:
-
-        def logits(x):
-            return ref()(x, training=False)
-
-        def logits_low(x):
-            m = ref()
-            tv = [v.value for v in m.trainable_variables]
-            ntv = [v.value for v in m.non_trainable_variables]
-            out, _ = low.stateless_call(tv, ntv, x, training=False)
-            return keras.ops.cast(out, "float32")
-
-        call = bind(logits, logits_low if low else None)
-        if name == "tensorflow":
-            import tensorflow as tf
-
-            call = tf.function(call, reduce_retracing=True)
-
-    per_model[cache_key] = call
-    return call
+    return _impl().devices()
 
 
 def loops_in_graph() -> bool:
-    """Whether an attack's steps should run as one compiled loop (else: a Python loop over a compiled step).
+    """Whether an attack's steps run as one compiled loop (else: a Python loop of compiled steps).
 
     True on JAX, where a jitted loop is one dispatch and XLA optimises the
     body as a whole.  False on TensorFlow, whose ``while_loop`` bodies run
@@ -227,22 +86,7 @@ def loops_in_graph() -> bool:
     Python loop costs one function call per step, negligible against a
     forward and backward pass.  False on PyTorch (eager anyway).
     """
-    return backend() == "jax"
-
-
-def _apply(fn, logits, extra, *args):
-    return fn(logits, *args, **extra)
-
-
-def _cpu_has_bf16_units() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return bool(set(line.split(":", 1)[1].split()) & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        return False
-    return False
+    return _impl().LOOPS_IN_GRAPH
 
 
 @functools.lru_cache(maxsize=1)
@@ -257,42 +101,62 @@ def fast_dtype() -> str:
     """
     if any(d["type"] in ("GPU", "TPU") for d in devices()):
         return "bfloat16"
-    if backend() == "tensorflow" and _cpu_has_bf16_units():
-        return "bfloat16"
-    return "float32"
+    return "bfloat16" if _impl().bf16_on_cpu() else "float32"
 
 
-def _low_precision_twin(model: keras.Model) -> keras.Model:
-    """A structural copy of ``model`` whose layers compute in bfloat16.
+# --------------------------------------------------------------------------- input gradients
 
-    It holds no weights of its own that matter: :func:`compiled` runs it with
-    ``stateless_call`` on the original model's variables, so it always sees the
-    current weights.  Models whose layers cannot be rebuilt from their config
-    raise ``ValueError``.
+
+def value_and_grad(f: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple[Any, Any, Any]]:
+    """Wrap ``f(x) -> (scalar, aux)`` into ``g(x) -> (scalar, aux, d scalar / d x)``.
+
+    Works eagerly and inside :func:`compiled` functions on every backend.
     """
-
-    def clone_layer(layer):
-        config = layer.get_config()
-        config["dtype"] = "mixed_bfloat16"
-        return layer.__class__.from_config(config)
-
-    try:
-        twin = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
-    except (NotImplementedError, TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"cannot build a bfloat16 twin of {model.name!r}: {exc}") from exc
-    same = [tuple(a.shape) for a in twin.trainable_variables] == [
-        tuple(b.shape) for b in model.trainable_variables
-    ] and len(twin.non_trainable_variables) == len(model.non_trainable_variables)
-    if not same:
-        raise ValueError(f"the bfloat16 twin of {model.name!r} does not have the model's variables")
-    return twin
+    return _impl().value_and_grad(f)
 
 
-def _sparse_ce(y, logits):
-    return keras.ops.sparse_categorical_crossentropy(y, logits, from_logits=True)
+def compiled(
+    model: keras.Model,
+    key: Hashable,
+    make: Callable[[], Callable[..., Any]],
+    *,
+    compute_dtype: str = "float32",
+) -> Callable[..., Any]:
+    """Return a compiled ``call(*args)`` running ``make()(logits, *args)`` on ``model``.
+
+    ``key`` names the function and every *static* choice baked into it (number
+    of steps, norm, ...); everything that may change between calls must be a
+    tensor argument, so one trace serves them all.  Compiled functions are cached
+    per model, so the second call of an attack costs no tracing.  ``logits(x)``
+    runs the model in inference mode on its *current* weights (on JAX they are
+    passed in explicitly, so a model trained later is never served stale ones).
+
+    With ``compute_dtype="bfloat16"``, ``logits(x)`` runs the model's layers in
+    bfloat16 (Keras' ``mixed_bfloat16`` policy: float32 weights and inputs,
+    bfloat16 arithmetic, float32 logits out).  Where :func:`fast_dtype` says
+    so, that roughly halves the cost of a forward and backward pass; gradients
+    lose precision (8 mantissa bits), which an attack that uses only their
+    sign barely feels.  ``logits_f32(x)`` always runs in float32, and is passed
+    to ``make()``'s function as a keyword argument when that function accepts it.
+    """
+    common.check_model(model)
+    compute_dtype = validation.check_choice(compute_dtype, "compute_dtype", ("float32", "bfloat16"))
+    store = common.per_model(model)
+    cache_key = (key, compute_dtype)
+    if cache_key not in store:
+        fn = make()
+        low = common.twin(model) if compute_dtype == "bfloat16" else None
+        bind = common.binder(fn, "logits_f32" in inspect.signature(fn).parameters)
+        # The compiled code reaches the model through a weak reference: the cache is
+        # keyed weakly by the model, and a strong reference in its values would keep
+        # every model alive for the whole session.
+        store[cache_key] = _impl().compile_call(weakref.ref(model), bind, low)
+    return store[cache_key]
 
 
-def input_gradient(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def input_gradient(
+    model: keras.Model, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-example cross-entropy and its gradient with respect to the input.
 
     Args:
@@ -305,18 +169,13 @@ def input_gradient(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[np
         Summing the per-example losses (rather than averaging) keeps each
         example's gradient independent of the batch size.
     """
-    _check_model(model)
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
-    if y.shape != (len(x),):
-        raise ValueError(f"y must have shape ({len(x)},) to match x, got {y.shape}")
+    common.check_model(model)
+    x, y = _xy(x, y)
 
     def make():
         def fn(logits, xb, yb):
             def loss(xx):
-                per = _sparse_ce(yb, logits(xx))
+                per = common.sparse_ce(yb, logits(xx))
                 return keras.ops.sum(per), per
 
             _, per, grad = value_and_grad(loss)(xb)
@@ -324,9 +183,22 @@ def input_gradient(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[np
 
         return fn
 
-    call = compiled(model, ("input_gradient",), make)
-    per, grad = call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y.astype("int32")))
+    per, grad = compiled(model, ("input_gradient",), make)(*_tensors(x, y))
     return keras.ops.convert_to_numpy(per), keras.ops.convert_to_numpy(grad)
+
+
+def _xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
+    if y.shape != (len(x),):
+        raise ValueError(f"y must have shape ({len(x)},) to match x, got {y.shape}")
+    return x, y
+
+
+def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    return keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y.astype("int32"))
 
 
 # --------------------------------------------------------------------------- weight gradients
@@ -338,35 +210,24 @@ def weight_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[n
     This is the gradient training follows (and the bit-flip attack ranks bits
     by).  Returns NumPy arrays in the order of ``model.trainable_variables``.
     """
-    _check_model(model)
-    x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
-    y = keras.ops.convert_to_tensor(np.asarray(y).astype("int32"))
-    name = backend()
-    variables = model.trainable_variables
-    if name == "tensorflow":
-        import tensorflow as tf
+    common.check_model(model)
+    grads = _impl().weight_gradients(model, *_tensors(*_xy(x, y)))
+    return [keras.ops.convert_to_numpy(g) for g in grads]
 
-        with tf.GradientTape() as tape:
-            loss = keras.ops.mean(_sparse_ce(y, model(x, training=False)))
-        grads = tape.gradient(loss, variables)
-    elif name == "jax":
-        import jax
 
-        ntv = [v.value for v in model.non_trainable_variables]
+def per_example_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """Each example's own gradient of its cross-entropy, for every trainable weight.
 
-        def loss_fn(tv):
-            out, _ = model.stateless_call(tv, ntv, x, training=False)
-            return keras.ops.mean(_sparse_ce(y, out))
-
-        grads = jax.grad(loss_fn)([v.value for v in variables])
-    elif name == "torch":
-        import torch
-
-        with torch.enable_grad():
-            loss = keras.ops.mean(_sparse_ce(y, model(x, training=False)))
-            grads = torch.autograd.grad(loss, [v.value for v in variables])
-    else:
-        raise NotImplementedError(f"backend {name!r} is not supported")
+    Returns one array per entry of ``model.trainable_variables``, of shape
+    ``(n, *weight.shape)``: row ``i`` is the gradient of example ``i``'s sparse
+    cross-entropy (from logits, model in inference mode) alone, what DP-SGD
+    clips before it averages (Abadi et al. 2016, arXiv:1607.00133).  The mean
+    over rows is :func:`weight_gradients`.  Computed in one compiled call:
+    ``jax.vmap(jax.grad(...))`` on JAX, a ``pfor`` Jacobian on TensorFlow, one
+    backward pass per example on PyTorch.
+    """
+    common.check_model(model)
+    grads = _impl().per_example_gradients(model, *_tensors(*_xy(x, y)))
     return [keras.ops.convert_to_numpy(g) for g in grads]
 
 
@@ -378,84 +239,68 @@ def train_step(
     loss_fn: Callable[[Callable[..., Any], Any, Any], Any],
     *,
     key: Hashable = "default",
-) -> Callable[[Any, Any], Any]:
-    """Compile one weight update ``step(x, y) -> loss`` for a custom loss.
+    per_example: Callable[[list[Any], Any], list[Any]] | None = None,
+) -> Callable[..., Any]:
+    """Compile one weight update ``step(inputs, y) -> loss`` for a custom loss.
 
-    ``loss_fn(forward, x, y)`` returns a scalar loss written in ``keras.ops``;
-    ``forward(x, training=True)`` runs the model.  The loss may itself run an
-    attack (with :func:`value_and_grad`) on ``forward``: adversarial training
-    does exactly that, so the inner maximisation and the weight update are one
-    compiled step.  The model must be compiled with an optimizer.
+    ``loss_fn(forward, inputs, y)`` returns a scalar loss written in
+    ``keras.ops``; ``forward(x, training=True)`` runs the model.  The loss may
+    itself run an attack (with :func:`value_and_grad`) on ``forward``:
+    adversarial training does exactly that, so the inner maximisation and the
+    weight update are one compiled step.  The model must be compiled with an
+    optimizer.  On JAX the step threads the model's non-trainable state
+    (BatchNorm statistics, the dropout seed) through the jitted function and
+    writes it back, so such layers train as on TensorFlow; a training-mode
+    ``forward`` must therefore not sit inside a compiled loop (inference-mode
+    calls, as attacks make, may).
+
+    ``key`` names the loss and every static choice in it.  The step is cached
+    per model and per key, and tied to the model's *current* optimizer (held
+    by a weak reference): after ``model.compile(...)`` the next call builds a
+    fresh step, so callers never put ``id(optimizer)`` into a key.
+
+    **Per-example gradients (DP-SGD).**  With ``per_example`` given, the step
+    is ``step(inputs, y, aux) -> mean loss`` and:
+
+    * ``loss_fn(forward, inputs, y)`` returns the **per-example** losses, shape ``(b,)``;
+    * the backend computes each example's gradient inside the compiled step
+      (``jax.vmap`` of ``jax.grad`` on JAX, a ``pfor`` Jacobian on TensorFlow,
+      one backward pass per example on PyTorch): a list, per trainable weight,
+      of shape ``(b, *weight.shape)``;
+    * it calls ``per_example(grads, aux) -> list`` of aggregated gradients
+      (one per weight, of the weight's shape), where ``aux`` holds extra
+      tensors passed to the step, such as pre-drawn Gaussian noise;
+    * and applies the optimizer to the result.
+
+    DP-SGD's clipping and noise are then pure ``keras.ops`` in ``per_example``::
+
+        def per_example(grads, noise):  # batch: the (static) batch size
+            flat = [keras.ops.reshape(g, (batch, -1)) for g in grads]
+            norms = keras.ops.sqrt(sum(keras.ops.sum(f**2, axis=1) for f in flat))
+            scale = keras.ops.minimum(1.0, clip / (norms + 1e-12))  # each example's norm <= clip
+            return [
+                (keras.ops.tensordot(scale, g, 1) + sigma * clip * z) / batch
+                for g, z in zip(grads, noise)
+            ]
+
+    Layers that mix the examples of a batch in training mode (BatchNorm) break
+    the per-example view (on JAX each example runs as a batch of one), so
+    DP-SGD models use none; on JAX the dropout seed advances once per step.
     """
-    _check_model(model)
+    common.check_model(model)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError("model has no optimizer: call model.compile(optimizer=...) first")
-    per_model = _CACHE.setdefault(model, {})
-    cache_key = ("train_step", key)
-    if cache_key in per_model:
-        return per_model[cache_key]
+    if per_example is not None and not callable(per_example):
+        raise TypeError(f"per_example must be a callable or None, got {type(per_example).__name__}")
+    store = common.per_model(model)
+    cache_key = ("train_step", key, per_example is not None)
+    hit = store.get(cache_key)
+    if hit is not None and hit[0]() is optimizer:
+        return hit[1]
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    variables = model.trainable_variables
-    ref = weakref.ref(model)  # as in compiled(): the cached step must not keep the model alive
-    name = backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        def forward_tf(x, training=True):
-            return ref()(x, training=training)
-
-        @tf.function(reduce_retracing=True)
-        def step(x, y):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(forward_tf, x, y)
-            grads = tape.gradient(loss, variables)
-            optimizer.apply(grads, variables)
-            return loss
-
-    elif name == "jax":
-        import jax
-
-        def pure(tv, ntv, ov, x, y):
-            def objective(tv_):
-                def forward_jax(xx, training=True):
-                    out, _ = ref().stateless_call(tv_, ntv, xx, training=training)
-                    return out
-
-                return loss_fn(forward_jax, x, y)
-
-            loss, grads = jax.value_and_grad(objective)(tv)
-            tv, ov = optimizer.stateless_apply(ov, grads, tv)
-            return loss, tv, ov
-
-        jitted = jax.jit(pure)
-
-        def step(x, y):
-            tv = [v.value for v in variables]
-            ntv = [v.value for v in ref().non_trainable_variables]
-            ov = [v.value for v in optimizer.variables]
-            loss, tv, ov = jitted(tv, ntv, ov, x, y)
-            for var, value in zip(variables, tv):
-                var.assign(value)
-            for var, value in zip(optimizer.variables, ov):
-                var.assign(value)
-            return loss
-
-    elif name == "torch":
-        import torch
-
-        def forward_torch(x, training=True):
-            return ref()(x, training=training)
-
-        def step(x, y):
-            with torch.enable_grad():
-                loss = loss_fn(forward_torch, x, y)
-                grads = torch.autograd.grad(loss, [v.value for v in variables])
-            optimizer.apply(list(grads), variables)
-            return loss.detach()
-
-    else:
-        raise NotImplementedError(f"backend {name!r} is not supported")
-    per_model[cache_key] = step
+    # A weak reference to the model, as in compiled(): the cached step must not keep it alive.
+    step = _impl().train_step(weakref.ref(model), optimizer, loss_fn, per_example)
+    store[cache_key] = (weakref.ref(optimizer), step)
     return step
