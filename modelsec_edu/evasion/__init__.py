@@ -18,7 +18,9 @@ Attacks (chapter 03):
 
 Evaluation (chapters 03 and 06): :mod:`.evaluation` (robust accuracy, success
 rates, security curves, the gradient-masking checklist) and :mod:`.masking`
-(a broken "defence" and BPDA).
+(a broken "defence" and BPDA), :mod:`.apgd` (Auto-PGD: APGD-CE, APGD-DLR,
+APGD-T) and :mod:`.worst_case` (the per-input worst case over APGD-CE,
+APGD-T and Square, after AutoAttack).
 
 Defences (chapter 06): :mod:`.training` (FGSM-RS, N-FGSM, PGD-AT, TRADES, and
 the article's GAN method), :mod:`.gan` (DCGAN, conditional GAN) and
@@ -27,6 +29,7 @@ the article's GAN method), :mod:`.gan` (DCGAN, conditional GAN) and
 
 from . import advgan, gan
 from ._checks import NORMS, num_classes
+from .apgd import APGD_LOSSES, apgd, apgd_t, dlr_loss
 from .article import article_gan_training
 from .evaluation import (
     Check,
@@ -45,8 +48,15 @@ from .minimum_norm import deepfool
 from .norms import perturbation_norms, random_start
 from .score_based import square_attack
 from .training import METHODS, accelerator, adversarial_fit, robustness
+from .worst_case import WorstCase, worst_case
 
 __all__ = [
+    "APGD_LOSSES",
+    "WorstCase",
+    "apgd",
+    "apgd_t",
+    "dlr_loss",
+    "worst_case",
     "METHODS",
     "NORMS",
     "Check",
