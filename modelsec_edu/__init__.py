@@ -28,4 +28,7 @@ display             ``plots`` (matplotlib), ``widgets`` (ipywidgets factories pe
 
 __version__ = "0.1.0"
 
+# Before anything imports TensorFlow: keep its C++ start-up banner out of the notebooks.
+from modelsec_edu import runtime as _runtime  # noqa: E402, F401
+
 __all__ = ["__version__"]
