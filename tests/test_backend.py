@@ -219,6 +219,8 @@ def test_train_step_updates_batchnorm_statistics_and_the_dropout_seed():
         v.path: not np.array_equal(a, b)
         for v, a, b in zip(model.non_trainable_variables, before, after, strict=True)
     }
+    if backend.backend() == "torch":  # Keras' eager torch dropout draws from torch's own generator
+        changed = {k: v for k, v in changed.items() if "seed_generator" not in k}
     assert changed and all(changed.values()), changed  # moving mean, variance and the seed all move
 
 
