@@ -56,7 +56,7 @@ RHO = 0.75
 
 def checkpoints(steps: int) -> list[int]:
     """The iterations at which APGD may halve its step size (Croce & Hein 2020, Sec. 3.2)."""
-    steps = _checks.positive_int("steps", steps)
+    steps = validation.check_int(steps, "steps", min=1)
     p = [0.0, 0.22]
     while p[-1] < 1:
         p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
@@ -237,12 +237,12 @@ def _attack(model, x, y, target, *, loss, hit, **o):
 def _prepare(model, x, y, eps, steps, restarts, norm, seed, clip, mask, batch_size, precision):
     x, y, lo, hi, m = _checks.prepare(model, x, y, clip, mask)
     opts = {
-        "eps": _checks.finite_nonneg("eps", eps),
-        "steps": _checks.positive_int("steps", steps),
-        "restarts": _checks.positive_int("restarts", restarts),
-        "norm": _checks.norm_name(norm),
-        "seed": _checks.seed_value(seed),
-        "batch_size": _checks.positive_int("batch_size", batch_size),
+        "eps": validation.check_float(eps, "eps", min=0),
+        "steps": validation.check_int(steps, "steps", min=1),
+        "restarts": validation.check_int(restarts, "restarts", min=1),
+        "norm": validation.check_choice(norm, "norm", _checks.NORMS),
+        "seed": validation.check_seed(seed),
+        "batch_size": validation.check_int(batch_size, "batch_size", min=1),
         "precision": _checks.precision(precision),
         "lo": lo,
         "hi": hi,
@@ -359,7 +359,7 @@ def apgd_t(
     k = _checks.num_classes(model)
     if k < 4:
         raise ValueError(f"APGD-T needs at least 4 classes, the model has {k}")
-    n_targets = _checks.positive_int("n_targets", n_targets)
+    n_targets = validation.check_int(n_targets, "n_targets", min=1)
     n_targets = min(n_targets, k - 1)
     if o["eps"] == 0:
         return x

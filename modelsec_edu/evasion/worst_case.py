@@ -161,12 +161,12 @@ def worst_case(
         per-input strongest adversarial inputs.
     """
     x, y, _, _, _ = _checks.prepare(model, x, y, clip, None)
-    eps = _checks.finite_nonneg("eps", eps)
+    eps = validation.check_float(eps, "eps", min=0)
     cascade = validation.check_bool(cascade, "cascade")
-    steps = _checks.positive_int("steps", steps)
-    n_targets = _checks.positive_int("n_targets", n_targets)
-    square_queries = _checks.positive_int("square_queries", square_queries)
-    seed = _checks.seed_value(seed)
+    steps = validation.check_int(steps, "steps", min=1)
+    n_targets = validation.check_int(n_targets, "n_targets", min=1)
+    square_queries = validation.check_int(square_queries, "square_queries", min=1)
+    seed = validation.check_seed(seed)
     table = _attacks(steps, n_targets, square_queries, seed, batch_size, precision)
     if not isinstance(attacks, (tuple, list)) or not attacks:
         raise TypeError(f"attacks must be a non-empty tuple of names, got {attacks!r}")
