@@ -25,6 +25,7 @@ LAYERS = [
     {"poisoning", "privacy"},
     {"tampering", "extraction"},
     {"zoo"},
+    {"outlook"},
     {"exercises", "widgets"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -1,0 +1,174 @@
+"""Build the course site: run the chapters (quick mode), render them with Sphinx, check the links.
+
+    python docs/build.py                # what `make site` runs
+    python docs/build.py --reuse        # reuse notebooks already executed in build/executed/
+
+Steps:
+
+1. every ``notebooks/NN_*.ipynb`` runs with nbclient into ``build/executed/`` (quick mode
+   and offline unless the environment says otherwise), two at a time; a cell error fails the build;
+2. the site source is assembled in ``build/site-src/`` (``docs/*.md``, ``docs/conf.py`` and the
+   executed notebooks under ``notebooks/``), and ``sphinx-build -W`` renders it to ``build/site/``
+   (any Sphinx warning, such as a missing image or an unresolved cross-reference, fails);
+3. every HTML page is checked: each local ``href`` and ``src`` must name a file of the site (each
+   ``#anchor`` naming an id on that page), and each ``<img>`` a non-empty file.
+
+Nothing in the repository is written: outputs go to ``build/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html.parser
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+
+
+def execute(nb: Path, out_dir: Path, timeout: int) -> tuple[str, float]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    start = time.perf_counter()
+    book = nbformat.read(nb, as_version=4)
+    NotebookClient(
+        book,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(nb.parent)}},
+    ).execute()
+    nbformat.write(book, out_dir / nb.name)
+    return nb.name, time.perf_counter() - start
+
+
+def run_notebooks(out_dir: Path, jobs: int, timeout: int) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env_defaults = {
+        "MODELSEC_EDU_QUICK": "1",
+        "MODELSEC_EDU_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    for key, value in env_defaults.items():
+        os.environ.setdefault(key, value)
+    books = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for name, seconds in pool.map(lambda nb: execute(nb, out_dir, timeout), books):
+            print(f"  executed {name:<40} {seconds:6.1f} s")
+
+
+def assemble(executed: Path, src: Path) -> None:
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "notebooks").mkdir(parents=True)
+    for f in (ROOT / "docs").iterdir():
+        if f.suffix in (".md", ".py") and f.name != "build.py":
+            shutil.copy2(f, src / f.name)
+    books = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
+    if not books:
+        raise SystemExit(f"no executed notebooks in {executed}: run without --reuse")
+    for nb in books:
+        shutil.copy2(nb, src / "notebooks" / nb.name)
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        for key in ("href", "src"):
+            if a.get(key):
+                self.refs.append((tag, a[key]))
+
+
+def check_links(site: Path) -> list[str]:
+    # _static/ holds the theme's Jinja templates, not pages
+    pages = {
+        p: _parse(p) for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts
+    }
+    problems = []
+    checked = 0
+    for page, parsed in pages.items():
+        for tag, ref in parsed.refs:
+            parts = urlsplit(ref)
+            if parts.scheme or ref.startswith(("//", "mailto:", "data:", "javascript:")):
+                continue
+            checked += 1
+            target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.append(f"{page.relative_to(site)}: broken {tag} link {ref!r}")
+            elif tag == "img" and target.stat().st_size == 0:
+                problems.append(f"{page.relative_to(site)}: empty image {ref!r}")
+            elif parts.fragment and target.suffix == ".html":
+                ids = pages[target].ids if target in pages else _parse(target).ids
+                if unquote(parts.fragment) not in ids:
+                    problems.append(
+                        f"{page.relative_to(site)}: no anchor #{parts.fragment} in {target.name}"
+                    )
+    print(f"  checked {checked} internal links and images on {len(pages)} pages")
+    return problems
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse build/executed/ instead of executing"
+    )
+    ap.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    args = ap.parse_args(argv)
+    executed, src, site = BUILD / "executed", BUILD / "site-src", BUILD / "site"
+    if not args.reuse:
+        print("1. executing the chapters")
+        run_notebooks(executed, args.jobs, args.timeout)
+    print("2. rendering with Sphinx")
+    assemble(executed, src)
+    if site.exists():
+        shutil.rmtree(site)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-q",
+        "-b",
+        "html",
+        str(src),
+        str(site),
+    ]
+    if subprocess.run(cmd, check=False).returncode:
+        print("Sphinx reported warnings or errors (see above)")
+        return 1
+    print("3. checking links and images")
+    problems = check_links(site)
+    for p in problems:
+        print("  " + p)
+    if problems:
+        return 1
+    print(f"site built: {site / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
