@@ -128,6 +128,7 @@ def check_array(
     name: str,
     *,
     ndim: int | Sequence[int] | None = None,
+    min_ndim: int | None = None,
     dtype: str | None = "float32",
     finite: bool = True,
     min_len: int = 1,
@@ -152,6 +153,10 @@ def check_array(
         if arr.ndim not in allowed:
             want = " or ".join(str(d) for d in allowed)
             raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must be a batch with at least {min_ndim} dimensions, got shape {arr.shape}"
+        )
     if arr.ndim == 0 or len(arr) < min_len:
         raise ValueError(f"{name} must hold at least {min_len} sample(s), got shape {arr.shape}")
     if dtype is not None:

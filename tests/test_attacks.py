@@ -12,15 +12,25 @@ pytestmark = pytest.mark.backend
 def _pgd(norm, precision="float32"):
     def run(model, x, y, eps, **kw):
         return evasion.pgd(
-            model, x, y, eps=eps, step_size=eps / 4, steps=kw.pop("steps", 10), norm=norm,
-            seed=kw.pop("seed", 0), precision=precision, **kw,
+            model,
+            x,
+            y,
+            eps=eps,
+            step_size=eps / 4,
+            steps=kw.pop("steps", 10),
+            norm=norm,
+            seed=kw.pop("seed", 0),
+            precision=precision,
+            **kw,
         )
 
     return run
 
 
 def _square(model, x, y, eps, **kw):
-    return evasion.square_attack(model, x, y, eps=eps, queries=kw.pop("queries", 150), seed=kw.pop("seed", 0), **kw)
+    return evasion.square_attack(
+        model, x, y, eps=eps, queries=kw.pop("queries", 150), seed=kw.pop("seed", 0), **kw
+    )
 
 
 def _deepfool(norm):
@@ -33,8 +43,15 @@ def _deepfool(norm):
 
 # name: (attack, norm, a budget that fools most inputs or None, targeted?, seeded?)
 ATTACKS = {
-    "fgsm": (lambda m, x, y, eps, **kw: evasion.fgsm(m, x, y, eps=eps, **{k: v for k, v in kw.items() if k != "seed"}),
-             "linf", 0.2, True, False),
+    "fgsm": (
+        lambda m, x, y, eps, **kw: evasion.fgsm(
+            m, x, y, eps=eps, **{k: v for k, v in kw.items() if k != "seed"}
+        ),
+        "linf",
+        0.2,
+        True,
+        False,
+    ),
     "pgd-linf": (_pgd("linf"), "linf", 0.2, True, True),
     "pgd-l2": (_pgd("l2"), "l2", 3.0, True, True),
     "pgd-linf-bf16": (_pgd("linf", "bfloat16"), "linf", 0.2, True, True),
@@ -123,7 +140,9 @@ def test_batches_give_the_same_result_as_one_batch(trained_mlp, batch, name):
     if seeded:
         pytest.skip("random attacks draw per batch: the batch size changes the draws")
     np.testing.assert_allclose(
-        attack(trained_mlp, x, y, eps or 0.1, batch_size=20), attack(trained_mlp, x, y, eps or 0.1), atol=1e-6
+        attack(trained_mlp, x, y, eps or 0.1, batch_size=20),
+        attack(trained_mlp, x, y, eps or 0.1),
+        atol=1e-6,
     )
 
 
@@ -159,7 +178,10 @@ def test_deepfool_lands_on_the_linear_boundary():
     want = []
     for xi, yi in zip(x.astype("float64"), y):
         z = xi @ w + b
-        dist = [abs(z[k] - z[yi]) / np.linalg.norm(w[:, k] - w[:, yi]) if k != yi else np.inf for k in range(3)]
+        dist = [
+            abs(z[k] - z[yi]) / np.linalg.norm(w[:, k] - w[:, yi]) if k != yi else np.inf
+            for k in range(3)
+        ]
         want.append(min(dist))
     np.testing.assert_allclose(np.linalg.norm(x_adv - x, axis=1), want, rtol=1e-3, atol=1e-3)
 
@@ -173,10 +195,14 @@ def test_deepfool_needs_less_than_pgd_needs(trained_mlp, batch, norm):
     grid = np.geomspace(0.1, 5, 12) if norm == "l2" else np.geomspace(0.005, 0.3, 12)
     need = np.full(len(x), np.inf)
     for e in grid[::-1]:
-        x_adv = evasion.pgd(trained_mlp, x, y, eps=float(e), step_size=float(e) / 8, steps=20, norm=norm, seed=0)
+        x_adv = evasion.pgd(
+            trained_mlp, x, y, eps=float(e), step_size=float(e) / 8, steps=20, norm=norm, seed=0
+        )
         need[models.predict_labels(trained_mlp, x_adv) != y] = e
     ratio = size[ok] / need[ok]
-    assert np.median(ratio) < 1.0 and np.quantile(ratio, 0.9) <= 1.05, np.quantile(ratio, [0.5, 0.9])
+    assert np.median(ratio) < 1.0 and np.quantile(ratio, 0.9) <= 1.05, np.quantile(
+        ratio, [0.5, 0.9]
+    )
 
 
 def test_square_attack_never_asks_for_a_gradient(trained_mlp, batch, monkeypatch):
@@ -199,7 +225,9 @@ def test_square_attack_never_asks_for_a_gradient(trained_mlp, batch, monkeypatch
 def test_per_feature_clip_and_mask_for_tabular_inputs(name):
     keras.utils.set_random_seed(1)
     rng = np.random.default_rng(1)
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)]
+    )
     lo = np.array([0, 0, 0, -1, 0], "float32")
     hi = np.array([1, 1, 1, 2, 0.9], "float32")
     x = rng.uniform(lo, hi, size=(16, 5)).astype("float32")
@@ -228,7 +256,15 @@ BAD = [
 def _call(name, model, x, y, **kw):
     eps = kw.pop("eps", 0.1)
     if name.startswith("pgd"):
-        return evasion.pgd(model, x, y, eps=eps, step_size=kw.pop("step_size", 0.01), steps=kw.pop("steps", 2), **kw)
+        return evasion.pgd(
+            model,
+            x,
+            y,
+            eps=eps,
+            step_size=kw.pop("step_size", 0.01),
+            steps=kw.pop("steps", 2),
+            **kw,
+        )
     if name == "fgsm":
         return evasion.fgsm(model, x, y, eps=eps, **kw)
     if name == "square":
@@ -278,11 +314,11 @@ def test_bad_attack_specific_parameters(trained_mlp, batch, name, kwargs, error,
 @pytest.mark.parametrize(
     ("x", "y", "error", "match"),
     [
-        (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2]), ValueError, "shape"),
-        (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2, 10]), ValueError, "labels"),
-        (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2, -1]), ValueError, "labels"),
+        (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2]), ValueError, "y must have 4 labels"),
+        (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2, 10]), ValueError, r"y must be in \[0, 9\]"),
+        (np.zeros((4, 28, 28, 1)), np.array([0, 1, 2, -1]), ValueError, r"y must be in \[0, 9\]"),
         (np.zeros((4, 28, 28, 1)), np.array([0.0, 1, 2, 3]), TypeError, "integer"),
-        (np.zeros((0, 28, 28, 1)), np.zeros(0, int), ValueError, "non-empty"),
+        (np.zeros((0, 28, 28, 1)), np.zeros(0, int), ValueError, "x must hold at least 1 sample"),
         (np.zeros((4, 32, 32, 1)), np.zeros(4, int), ValueError, "expects"),
         (np.zeros((4, 28, 28)), np.zeros(4, int), ValueError, "expects"),
         (np.full((4, 28, 28, 1), 2.0), np.zeros(4, int), ValueError, "clip range"),
@@ -303,7 +339,9 @@ def test_model_must_be_keras(batch, name):
 
 def test_backend_tensors_are_accepted(trained_mlp, batch):
     x, y = batch
-    got = evasion.fgsm(trained_mlp, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), eps=0.1)
+    got = evasion.fgsm(
+        trained_mlp, keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y), eps=0.1
+    )
     np.testing.assert_array_equal(got, evasion.fgsm(trained_mlp, x, y, eps=0.1))
 
 

@@ -11,7 +11,9 @@ from modelsec_edu import evasion
 def sign_model():
     """Two classes decided by the sign of the first feature: class 1 when x0 > 0.5."""
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.set_weights([np.array([[-10.0, 10.0], [0, 0], [0, 0]], "float32"), np.array([5.0, -5.0], "float32")])
+    model.set_weights(
+        [np.array([[-10.0, 10.0], [0, 0], [0, 0]], "float32"), np.array([5.0, -5.0], "float32")]
+    )
     return model
 
 
@@ -29,8 +31,12 @@ def test_robust_accuracy_and_success_rate_count_exactly(sign_model):
     # three inputs were right; the attack flipped two of them
     assert evasion.attack_success_rate(sign_model, x, x_adv, y) == pytest.approx(2 / 3)
     target = np.array([1, 0, 0, 0])  # the second input already answers its target
-    assert evasion.attack_success_rate(sign_model, x, x_adv, target, targeted=True) == pytest.approx(2 / 3)
-    assert np.isnan(evasion.attack_success_rate(sign_model, x, x, np.array([1, 1, 0, 0])))  # nothing was right
+    assert evasion.attack_success_rate(
+        sign_model, x, x_adv, target, targeted=True
+    ) == pytest.approx(2 / 3)
+    assert np.isnan(
+        evasion.attack_success_rate(sign_model, x, x, np.array([1, 1, 0, 0]))
+    )  # nothing was right
 
 
 def test_norm_stats_and_where():
@@ -58,8 +64,9 @@ def test_security_curve_starts_at_clean_accuracy_and_falls(trained_mlp, digits):
     _, (x, y) = digits
     x, y = x[:40], y[:40]
     eps = [0.0, 0.05, 0.25]
-    curves = evasion.security_curve(trained_mlp, x, y, eps, evasion.standard_attacks(steps=5, queries=100),
-                                       progress=False)
+    curves = evasion.security_curve(
+        trained_mlp, x, y, eps, evasion.standard_attacks(steps=5, queries=100), progress=False
+    )
     assert set(curves) == {"FGSM", "PGD-5", "Square-100"}
     clean = evasion.robust_accuracy(trained_mlp, x, x, y)
     for name, acc in curves.items():
@@ -73,11 +80,19 @@ def test_security_curve_starts_at_clean_accuracy_and_falls(trained_mlp, digits):
     ("call", "error", "match"),
     [
         (lambda m, x, y: evasion.security_curve(m, x, y, [0.1], {}), ValueError, "attack"),
-        (lambda m, x, y: evasion.security_curve(m, x, y, [-0.1], evasion.standard_attacks()), ValueError, "eps"),
+        (
+            lambda m, x, y: evasion.security_curve(m, x, y, [-0.1], evasion.standard_attacks()),
+            ValueError,
+            "eps",
+        ),
         (lambda m, x, y: evasion.robust_accuracy(m, x, x[:2], y), ValueError, "shape"),
-        (lambda m, x, y: evasion.robust_accuracy(m, x, x, y[:2]), ValueError, "shape"),
+        (lambda m, x, y: evasion.robust_accuracy(m, x, x, y[:2]), ValueError, "y must have"),
         (lambda m, x, y: evasion.masking_checklist(m, x, y, eps=0.0), ValueError, "eps"),
-        (lambda m, x, y: evasion.masking_checklist(m, x, y, eps=0.1, norm="l1"), ValueError, "norm"),
+        (
+            lambda m, x, y: evasion.masking_checklist(m, x, y, eps=0.1, norm="l1"),
+            ValueError,
+            "norm",
+        ),
         (lambda m, x, y: evasion.standard_attacks(norm="l3"), ValueError, "norm"),
     ],
 )
@@ -107,5 +122,9 @@ def test_checklist_flags_gradient_masking(checklists):
     _, masked = checklists
     failed = {c.name for c in masked if not c.passed}
     assert not masked.passed
-    assert {"white-box beats black-box", "unbounded eps reaches 0%", "the attack beats random noise"} <= failed
+    assert {
+        "white-box beats black-box",
+        "unbounded eps reaches 0%",
+        "the attack beats random noise",
+    } <= failed
     assert "FAIL" in str(masked) and "<table>" in masked._repr_html_()

@@ -23,7 +23,10 @@ def test_scale_zero_is_an_exact_copy(trained_mlp):
 
 
 def test_noise_is_relative_to_each_layer_and_seeded():
-    ws = [np.ones((1000,), "float32") * np.linspace(0, 1, 1000), np.linspace(0, 100, 1000).astype("float32")]
+    ws = [
+        np.ones((1000,), "float32") * np.linspace(0, 1, 1000),
+        np.linspace(0, 100, 1000).astype("float32"),
+    ]
     a = tampering.noisy_weights(ws, scale=0.5, seed=1)
     b = tampering.noisy_weights(ws, scale=0.5, seed=1)
     for x, y in zip(a, b):
@@ -33,7 +36,9 @@ def test_noise_is_relative_to_each_layer_and_seeded():
         assert abs((n - w).std() / w.std() - 0.5) < 0.05
 
 
-@pytest.mark.parametrize(("scale", "error"), [(-1.0, ValueError), (float("inf"), ValueError), ("big", TypeError)])
+@pytest.mark.parametrize(
+    ("scale", "error"), [(-1.0, ValueError), (float("inf"), ValueError), ("big", TypeError)]
+)
 def test_bad_scale(scale, error):
     with pytest.raises(error, match="scale"):
         tampering.noisy_weights([np.ones(3)], scale=scale)
@@ -47,7 +52,10 @@ def test_clone_needs_a_model():
 # --------------------------------------------------------------------------- pruning, quantisation, trojans
 
 
-@pytest.mark.parametrize(("fraction", "method"), [(0.0, "magnitude"), (0.3, "magnitude"), (0.5, "random"), (1.0, "random")])
+@pytest.mark.parametrize(
+    ("fraction", "method"),
+    [(0.0, "magnitude"), (0.3, "magnitude"), (0.5, "random"), (1.0, "random")],
+)
 def test_prune_zeroes_the_fraction_of_each_kernel_and_keeps_biases(trained_mlp, fraction, method):
     before = [w.copy() for w in trained_mlp.get_weights()]
     pruned = tampering.prune(trained_mlp, fraction=fraction, method=method, seed=0)
@@ -84,9 +92,11 @@ def test_trojan_finetune_plants_a_backdoor_and_leaves_the_release_alone(trained_
 
     (xtr, ytr), (xte, yte) = digits
     before = [w.copy() for w in trained_mlp.get_weights()]
-    asr_before = poisoning.attack_success_rate(trained_mlp, xte, yte, target=0, size=5)
-    trojan = tampering.trojan_finetune(trained_mlp, xtr[:400], ytr[:400], target=0, rate=0.2, epochs=5, size=5, seed=0)
-    asr_after = poisoning.attack_success_rate(trojan, xte, yte, target=0, size=5)
+    asr_before = poisoning.backdoor_success_rate(trained_mlp, xte, yte, target=0, size=5)
+    trojan = tampering.trojan_finetune(
+        trained_mlp, xtr[:400], ytr[:400], target=0, rate=0.2, epochs=5, size=5, seed=0
+    )
+    asr_after = poisoning.backdoor_success_rate(trojan, xte, yte, target=0, size=5)
     assert asr_after > asr_before + 0.5
     assert models.accuracy(trojan, xte, yte) > models.accuracy(trained_mlp, xte, yte) - 0.1
     for a, b in zip(before, trained_mlp.get_weights()):
@@ -103,7 +113,9 @@ def test_canary_and_weight_statistics_see_the_damage(trained_mlp, digits):
     stats = tampering.weight_statistics(trained_mlp)
     names = tampering.weight_names(trained_mlp)
     assert list(stats) == names
-    assert [n.split("/") for n in names] == [[layer.name, w] for layer in trained_mlp.layers[1:] for w in ("kernel", "bias")]
+    assert [n.split("/") for n in names] == [
+        [layer.name, w] for layer in trained_mlp.layers[1:] for w in ("kernel", "bias")
+    ]
     assert stats[names[0]]["absmax"] == pytest.approx(np.abs(trained_mlp.get_weights()[0]).max())
     diff = tampering.weight_diff(trained_mlp, tampering.prune(trained_mlp, fraction=0.1))
     assert diff[names[0]]["changed"] == round(0.1 * 784 * 64) and diff[names[1]]["changed"] == 0
@@ -111,7 +123,10 @@ def test_canary_and_weight_statistics_see_the_damage(trained_mlp, digits):
         tampering.weight_diff(trained_mlp, models.small_cnn())
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [({"fraction": 1.5}, ValueError), ({"fraction": 0.1, "method": "lsb"}, ValueError)])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({"fraction": 1.5}, ValueError), ({"fraction": 0.1, "method": "lsb"}, ValueError)],
+)
 def test_bad_prune(trained_mlp, kwargs, error):
     with pytest.raises(error):
         tampering.prune(trained_mlp, **kwargs)

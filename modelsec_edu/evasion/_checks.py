@@ -1,4 +1,7 @@
-"""Input checks shared by every attack: one place says what is expected and what arrived."""
+"""What only attacks need on top of :mod:`modelsec_edu.validation`: the clip box, the mask, padding.
+
+Every generic check (numbers, labels, models) is in :mod:`modelsec_edu.validation`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
+from modelsec_edu.validation import check_array, check_choice, check_clip, check_labels, check_model
 
 NORMS = ("linf", "l2")
 
@@ -23,64 +27,25 @@ def num_classes(model: keras.Model) -> int:
     return int(shape[-1])
 
 
-def finite_nonneg(name: str, value: Any) -> float:
-    """``value`` as a float, or a clear error when it is not a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value}")
-    return value
-
-
-def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int, or a clear error when it is not an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def norm_name(norm: Any, allowed: tuple[str, ...] = NORMS) -> str:
-    if norm not in allowed:
-        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
-    return norm
-
-
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def precision(value: Any) -> str:
     """Resolve ``"auto"`` to :func:`modelsec_edu.backend.fast_dtype`."""
-    if value not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}")
-    if value == "auto":
-        return backend.fast_dtype()
-    return value
-
-
-def seed_value(seed: Any) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return None if seed is None else int(seed)
+    value = check_choice(value, "precision", PRECISIONS)
+    return backend.fast_dtype() if value == "auto" else value
 
 
 def bounds(clip: Any, sample_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """``clip`` as two float32 arrays of one sample's shape (``None``: unbounded)."""
-    if clip is None:
-        lo, hi = -np.inf, np.inf
-    else:
-        if not isinstance(clip, (tuple, list)) or len(clip) != 2:
-            raise TypeError(f"clip must be a (low, high) pair or None, got {clip!r}")
-        lo, hi = clip
+    lo, hi = (-np.inf, np.inf) if clip is None else check_clip(clip)
     try:
         lo = np.broadcast_to(np.asarray(lo, dtype="float32"), sample_shape)
         hi = np.broadcast_to(np.asarray(hi, dtype="float32"), sample_shape)
     except ValueError as exc:
-        raise ValueError(f"clip bounds must broadcast to one sample's shape {sample_shape}") from exc
-    if np.any(np.isnan(lo)) or np.any(np.isnan(hi)) or np.any(lo > hi):
-        raise ValueError("clip must satisfy low <= high everywhere, without NaN")
+        raise ValueError(
+            f"clip bounds must broadcast to one sample's shape {sample_shape}"
+        ) from exc
     return lo, hi
 
 
@@ -90,28 +55,17 @@ def prepare(model: Any, x: Any, y: Any, clip: Any, mask: Any):
     Returns ``(x, y, lo, hi, mask)``: float32 copies of the inputs, int32
     labels, the clip box and the 0/1 mask of mutable features, all NumPy.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model that outputs logits, got {type(model).__name__}")
-    x = keras.ops.convert_to_numpy(x) if not isinstance(x, np.ndarray) else x
-    x = np.array(x, dtype="float32")  # a copy: the caller's array is never touched
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x contains NaN or infinite values")
+    check_model(model)
+    x = np.array(
+        check_array(x, "x", min_ndim=2), dtype="float32"
+    )  # a copy: the caller's array is never touched
     expected = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     if expected is not None and (
-        len(expected) != x.ndim - 1 or any(e is not None and e != s for e, s in zip(expected, x.shape[1:]))
+        len(expected) != x.ndim - 1
+        or any(e is not None and e != s for e, s in zip(expected, x.shape[1:]))
     ):
         raise ValueError(f"x has sample shape {x.shape[1:]}, but the model expects {expected}")
-    y = keras.ops.convert_to_numpy(y) if not isinstance(y, np.ndarray) else y
-    y = np.asarray(y)
-    if y.shape != (len(x),):
-        raise ValueError(f"y must be integer labels of shape ({len(x)},), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    k = num_classes(model)
-    if y.min() < 0 or y.max() >= k:
-        raise ValueError(f"labels must be in [0, {k - 1}], got values from {y.min()} to {y.max()}")
+    y = check_labels(y, "y", n=len(x), num_classes=num_classes(model))
     lo, hi = bounds(clip, x.shape[1:])
     if np.any(x < lo - 1e-6) or np.any(x > hi + 1e-6):
         raise ValueError(
@@ -121,13 +75,38 @@ def prepare(model: Any, x: Any, y: Any, clip: Any, mask: Any):
     if mask is None:
         m = np.ones(x.shape[1:], dtype="float32")
     else:
+        m = check_array(mask, "mask", min_len=0)
         try:
-            m = np.broadcast_to(np.asarray(mask, dtype="float32"), x.shape[1:])
+            m = np.broadcast_to(m, x.shape[1:])
         except ValueError as exc:
             raise ValueError(f"mask must broadcast to one sample's shape {x.shape[1:]}") from exc
         if not np.all((m == 0) | (m == 1)):
             raise ValueError("mask must hold only 0 (fixed feature) and 1 (mutable feature)")
     return x, y.astype("int32"), lo, hi, np.ascontiguousarray(m)
+
+
+# Deprecated shims for modules written before the one validation module; use
+# modelsec_edu.validation (check_float, check_int, check_choice, check_seed).
+def finite_nonneg(name: str, value: Any) -> float:
+    from modelsec_edu.validation import check_float
+
+    return check_float(value, name, min=0)
+
+
+def positive_int(name: str, value: Any) -> int:
+    from modelsec_edu.validation import check_int
+
+    return check_int(value, name, min=1)
+
+
+def norm_name(norm: Any, allowed: tuple[str, ...] = NORMS) -> str:
+    return check_choice(norm, "norm", allowed)
+
+
+def seed_value(seed: Any) -> int | None:
+    from modelsec_edu.validation import check_seed
+
+    return check_seed(seed)
 
 
 def pad_batches(n: int, batch_size: int):

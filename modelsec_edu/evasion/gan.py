@@ -23,16 +23,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from modelsec_edu import backend
+from modelsec_edu import backend, validation
 from modelsec_edu.supply_chain import integrity
-from modelsec_edu.validation import check_bool, check_new_path, check_path
 
 __all__ = ["GAN", "cgan", "dcgan", "label_accuracy", "load_checkpoint", "sample", "save_checkpoint", "train"]
 
@@ -48,6 +47,7 @@ class GAN:
     latent_dim: int
     num_classes: int = 0  # 0: unconditional
     epochs_done: int = 0
+    checkpoint: Path | None = field(default=None, repr=False, compare=False)  # the folder it owns
 
     @property
     def conditional(self) -> bool:
@@ -305,8 +305,7 @@ def train(
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("sample_every", sample_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    if checkpoint_dir is not None:
-        checkpoint_dir = _checkpoint_target(gan, checkpoint_dir, False)  # refuse before training, not after
+    checkpoint_dir = None if checkpoint_dir is None else _checkpoint_target(gan, checkpoint_dir, False)
 
     G, D = gan.generator, gan.discriminator
     d_step = backend.train_step(D, _d_loss(gan.conditional), key=("gan_d", id(D.optimizer)))
@@ -358,30 +357,18 @@ def train(
 # --------------------------------------------------------------------------- checkpoints
 
 
-CHECKPOINT_FILES = ("generator.keras", "discriminator.keras", "gan.json")
-
-
 def _checkpoint_target(gan: GAN, directory: Any, overwrite: Any) -> Path:
-    """The checkpoint folder, refused when it holds files that are not this GAN's own checkpoint.
-
-    A GAN owns the folder it was loaded from (:func:`load_checkpoint`) or last
-    saved to; any other existing checkpoint is kept unless ``overwrite=True``.
-    """
-    if not isinstance(gan, GAN):
-        raise TypeError(f"gan must be a gan.GAN (from dcgan() or cgan()), got {type(gan).__name__}")
-    directory = check_path(directory, "checkpoint_dir")
-    own = check_bool(overwrite, "overwrite") or getattr(gan, "_checkpoint", None) == directory.resolve()
-    for name in CHECKPOINT_FILES:
-        check_new_path(directory / name, "checkpoint_dir", overwrite=own)
+    """The folder, unless it holds a checkpoint not this GAN's own; the GAN then owns it."""
+    directory = validation.check_path(directory, "checkpoint_dir")
+    own = validation.check_bool(overwrite, "overwrite") or gan.checkpoint == directory.resolve()
+    for name in ("generator.keras", "discriminator.keras", "gan.json"):
+        validation.check_new_path(directory / name, "checkpoint_dir", overwrite=own)
+    gan.checkpoint = directory.resolve()
     return directory
 
 
 def save_checkpoint(gan: GAN, directory: str | Path, *, overwrite: bool = False) -> Path:
-    """Save both networks (with their optimizer state) and the epoch count, each recorded in a SHA-256 manifest.
-
-    Refuses (``FileExistsError``) to replace a checkpoint that is not this
-    GAN's own (see :func:`_checkpoint_target`) unless ``overwrite=True``.
-    """
+    """Save both networks and the epoch count in a manifest; keeps others' unless overwrite=True."""
     directory = _checkpoint_target(gan, directory, overwrite)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = directory / "manifest.json"
@@ -391,7 +378,6 @@ def save_checkpoint(gan: GAN, directory: str | Path, *, overwrite: bool = False)
     info = {"latent_dim": gan.latent_dim, "num_classes": gan.num_classes, "epochs_done": gan.epochs_done}
     meta.write_text(json.dumps(info), encoding="utf-8")
     integrity.record(meta, manifest, replace=True)
-    gan._checkpoint = directory.resolve()
     return directory
 
 
@@ -410,6 +396,5 @@ def load_checkpoint(directory: str | Path) -> GAN | None:
     info = json.loads(meta.read_text(encoding="utf-8"))
     generator = integrity.load_model(directory / "generator.keras", manifest)
     discriminator = integrity.load_model(directory / "discriminator.keras", manifest)
-    gan = GAN(generator, discriminator, int(info["latent_dim"]), int(info["num_classes"]), int(info["epochs_done"]))
-    gan._checkpoint = directory.resolve()  # its own checkpoint: train(checkpoint_dir=directory) may update it
-    return gan
+    epochs, own = int(info["epochs_done"]), directory.resolve()  # its own: train(checkpoint_dir=) updates it
+    return GAN(generator, discriminator, int(info["latent_dim"]), int(info["num_classes"]), epochs, own)

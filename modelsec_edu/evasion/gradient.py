@@ -25,6 +25,8 @@ import numpy as np
 
 from modelsec_edu import backend
 
+from modelsec_edu.validation import check_bool, check_choice, check_float, check_int, check_seed
+
 from . import _checks, norms
 
 __all__ = ["fgsm", "pgd", "pgd_tensor"]
@@ -80,9 +82,10 @@ def pgd_tensor(
         attack is not differentiated through).  Inputs are not checked here:
         :func:`pgd` is the checked entry point.
     """
-    norm = _checks.norm_name(norm)
+    norm = check_choice(norm, "norm", _checks.NORMS)
+    targeted = check_bool(targeted, "targeted")
     if isinstance(steps, (int, np.integer)):
-        steps = _checks.positive_int("steps", steps)
+        steps = check_int(steps, "steps", min=1)
 
     def loss(xa):
         per = keras.ops.sparse_categorical_crossentropy(y, logits_fn(xa), from_logits=True)
@@ -116,8 +119,17 @@ def _make_pgd(norm: str, targeted: bool):
     def make():
         def fn(logits, x, y, delta0, eps, step_size, steps, lo, hi, mask, *, logits_f32):
             x_adv = pgd_tensor(
-                logits, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm,
-                delta0=delta0, clip=(lo, hi), targeted=targeted, mask=mask,
+                logits,
+                x,
+                y,
+                eps=eps,
+                step_size=step_size,
+                steps=steps,
+                norm=norm,
+                delta0=delta0,
+                clip=(lo, hi),
+                targeted=targeted,
+                mask=mask,
             )
             return (x_adv, *_verdict(logits_f32, x_adv, y))
 
@@ -132,8 +144,17 @@ def _make_step(norm: str, targeted: bool):
     def make():
         def fn(logits, xa, x, y, eps, step_size, lo, hi, mask):
             return pgd_tensor(
-                logits, x, y, eps=eps, step_size=step_size, steps=1, norm=norm,
-                delta0=xa - x, clip=(lo, hi), targeted=targeted, mask=mask,
+                logits,
+                x,
+                y,
+                eps=eps,
+                step_size=step_size,
+                steps=1,
+                norm=norm,
+                delta0=xa - x,
+                clip=(lo, hi),
+                targeted=targeted,
+                mask=mask,
             )
 
         return fn
@@ -143,7 +164,9 @@ def _make_step(norm: str, targeted: bool):
 
 def _verdict(logits, x_adv, y):
     z = logits(x_adv)  # always float32, whatever arithmetic the steps used
-    return keras.ops.sparse_categorical_crossentropy(y, z, from_logits=True), keras.ops.argmax(z, axis=-1)
+    return keras.ops.sparse_categorical_crossentropy(y, z, from_logits=True), keras.ops.argmax(
+        z, axis=-1
+    )
 
 
 def _compiled(model, key, make, precision):
@@ -167,7 +190,17 @@ def _pgd_runner(model, norm: str, targeted: bool, precision: str):
         loop = _compiled(model, ("pgd", norm, targeted), _make_pgd(norm, targeted), precision)
 
         def run(x, y, delta0, eps, step_size, steps, lo, hi, mask):
-            return loop(x, y, delta0, eps, step_size, keras.ops.convert_to_tensor(np.int32(steps)), lo, hi, mask)
+            return loop(
+                x,
+                y,
+                delta0,
+                eps,
+                step_size,
+                keras.ops.convert_to_tensor(np.int32(steps)),
+                lo,
+                hi,
+                mask,
+            )
 
         return run
     step = _compiled(model, ("pgd_step", norm, targeted), _make_step(norm, targeted), precision)
@@ -232,20 +265,29 @@ def pgd(
         Adversarial inputs, float32 NumPy array of ``x``'s shape.
     """
     x, y, lo, hi, m = _checks.prepare(model, x, y, clip, mask)
-    eps = _checks.finite_nonneg("eps", eps)
-    step_size = _checks.finite_nonneg("step_size", step_size)
-    steps = _checks.positive_int("steps", steps)
-    restarts = _checks.positive_int("restarts", restarts)
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    norm = _checks.norm_name(norm)
-    seed = _checks.seed_value(seed)
+    eps = check_float(eps, "eps", min=0)
+    step_size = check_float(step_size, "step_size", min=0)
+    steps = check_int(steps, "steps", min=1)
+    restarts = check_int(restarts, "restarts", min=1)
+    batch_size = check_int(batch_size, "batch_size", min=1)
+    norm = check_choice(norm, "norm", _checks.NORMS)
+    seed = check_seed(seed)
+    random_start = check_bool(random_start, "random_start")
+    targeted = check_bool(targeted, "targeted")
+    precision = _checks.precision(precision)
     if eps == 0:
         return x
 
-    run = _pgd_runner(model, norm, bool(targeted), _checks.precision(precision))
+    run = _pgd_runner(model, norm, targeted, precision)
     rng = np.random.default_rng(seed)
     t = keras.ops.convert_to_tensor
-    eps_t, step_t, lo_t, hi_t, m_t = t(np.float32(eps)), t(np.float32(step_size)), t(lo), t(hi), t(m)
+    eps_t, step_t, lo_t, hi_t, m_t = (
+        t(np.float32(eps)),
+        t(np.float32(step_size)),
+        t(lo),
+        t(hi),
+        t(m),
+    )
 
     n = len(x)
     size = min(batch_size, n)  # every batch is padded to this size: one trace serves them all
@@ -293,6 +335,17 @@ def fgsm(
     is where bfloat16's rounding would show.
     """
     return pgd(
-        model, x, y, eps=eps, step_size=eps, steps=1, norm="linf", random_start=False,
-        clip=clip, targeted=targeted, mask=mask, batch_size=batch_size, precision=precision,
+        model,
+        x,
+        y,
+        eps=eps,
+        step_size=eps,
+        steps=1,
+        norm="linf",
+        random_start=False,
+        clip=clip,
+        targeted=targeted,
+        mask=mask,
+        batch_size=batch_size,
+        precision=precision,
     )

@@ -18,6 +18,8 @@ from typing import Any
 
 import keras
 
+from modelsec_edu.validation import check_choice, check_float, check_int, check_model
+
 __all__ = ["Quantize", "bpda", "quantized"]
 
 GRADIENTS = ("zero", "identity")
@@ -33,19 +35,29 @@ class Quantize(keras.layers.Layer):
     ``x + stop_gradient(round(x) - x)``).
     """
 
-    def __init__(self, levels: int = 8, *, low: float = 0.0, high: float = 1.0, gradient: str = "zero", **kwargs):
+    def __init__(
+        self,
+        levels: int = 8,
+        *,
+        low: float = 0.0,
+        high: float = 1.0,
+        gradient: str = "zero",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
-            raise ValueError(f"levels must be an int >= 2, got {levels!r}")
-        if not float(high) > float(low):
-            raise ValueError(f"need low < high, got low={low!r}, high={high!r}")
-        if gradient not in GRADIENTS:
-            raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
-        self.levels, self.low, self.high, self.gradient = levels, float(low), float(high), gradient
+        levels = check_int(levels, "levels", min=2)
+        low, high = check_float(low, "low"), check_float(high, "high")
+        if not high > low:
+            raise ValueError(f"low must be < high, got low={low!r}, high={high!r}")
+        gradient = check_choice(gradient, "gradient", GRADIENTS)
+        self.levels, self.low, self.high, self.gradient = levels, low, high, gradient
 
     def call(self, x):
         scale = (self.levels - 1) / (self.high - self.low)
-        q = keras.ops.round((keras.ops.clip(x, self.low, self.high) - self.low) * scale) / scale + self.low
+        q = (
+            keras.ops.round((keras.ops.clip(x, self.low, self.high) - self.low) * scale) / scale
+            + self.low
+        )
         if self.gradient == "identity":
             return x + keras.ops.stop_gradient(q - x)
         # rounding's true derivative, 0 almost everywhere, written so every backend returns zeros
@@ -55,18 +67,24 @@ class Quantize(keras.layers.Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "levels": self.levels, "low": self.low, "high": self.high,
-                "gradient": self.gradient}
+        return {
+            **super().get_config(),
+            "levels": self.levels,
+            "low": self.low,
+            "high": self.high,
+            "gradient": self.gradient,
+        }
 
 
-def quantized(model: keras.Model, *, levels: int = 8, low: float = 0.0, high: float = 1.0) -> keras.Model:
+def quantized(
+    model: keras.Model, *, levels: int = 8, low: float = 0.0, high: float = 1.0
+) -> keras.Model:
     """``model`` behind an input-quantisation "defence" (a new model sharing its weights).
 
     Threat model it pretends to meet: a white-box L-inf attacker.  It does
     not: it only hides the gradient (see the module docstring).
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    check_model(model)
     inputs = keras.Input(tuple(model.inputs[0].shape[1:]))
     outputs = model(Quantize(levels, low=low, high=high, name="quantize")(inputs))
     return keras.Model(inputs, outputs, name=f"{model.name}_quantized")
@@ -79,8 +97,7 @@ def bpda(model: keras.Model) -> keras.Model:
     exactly as ``model`` (same predictions, shared weights), backward as if the
     rounding were not there, so gradient attacks work again.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    check_model(model)
     found = []
 
     def swap(layer):
@@ -91,5 +108,7 @@ def bpda(model: keras.Model) -> keras.Model:
 
     twin = keras.models.clone_model(model, clone_function=swap)
     if not found:
-        raise ValueError(f"{model.name!r} has no Quantize layer: nothing for BPDA to approximate")
+        raise ValueError(
+            f"model {model.name!r} has no Quantize layer: nothing for BPDA to approximate"
+        )
     return twin

@@ -20,6 +20,8 @@ import numpy as np
 
 from modelsec_edu import backend
 
+from modelsec_edu.validation import check_choice, check_float, check_int
+
 from . import _checks, norms
 
 __all__ = ["deepfool"]
@@ -42,6 +44,7 @@ def _make_deepfool(norm: str, k: int):
                 # w_j = grad(z_j - z_y) for every class j: k backward passes
                 fs, ws = [], []
                 for j in range(k):
+
                     def margin(xx, j=j):
                         z = logits(xx)
                         d = z[:, j] - keras.ops.sum(z * onehot_y, axis=-1)
@@ -58,7 +61,9 @@ def _make_deepfool(norm: str, k: int):
                 pick = keras.ops.one_hot(keras.ops.argmin(dist, axis=1), k)
                 f_l = keras.ops.sum(f * pick, axis=1)
                 wn_l = keras.ops.sum(wn * pick, axis=1)
-                w_l = keras.ops.sum(w * keras.ops.reshape(pick, (-1, k) + (1,) * (len(x.shape) - 1)), axis=1)
+                w_l = keras.ops.sum(
+                    w * keras.ops.reshape(pick, (-1, k) + (1,) * (len(x.shape) - 1)), axis=1
+                )
                 size = (keras.ops.abs(f_l) + 1e-4) / (wn_l + norms.TINY)
                 if norm == "l2":
                     r = keras.ops.reshape(size / (wn_l + norms.TINY), expand) * w_l
@@ -78,7 +83,11 @@ def _make_deepfool(norm: str, k: int):
             def body(i, r_tot, active):
                 r = step_of(place(r_tot))
                 r_tot = r_tot + keras.ops.reshape(keras.ops.cast(active, "float32"), expand) * r
-                return i + 1, r_tot, keras.ops.logical_and(active, keras.ops.logical_not(fooled(place(r_tot))))
+                return (
+                    i + 1,
+                    r_tot,
+                    keras.ops.logical_and(active, keras.ops.logical_not(fooled(place(r_tot)))),
+                )
 
             active0 = keras.ops.logical_not(fooled(x))
             _, r_tot, _ = keras.ops.while_loop(cond, body, (0, keras.ops.zeros_like(x), active0))
@@ -129,10 +138,10 @@ def deepfool(
         mask keeps from crossing within ``steps`` comes back at its last point.
     """
     x, y, lo, hi, m = _checks.prepare(model, x, y, clip, mask)
-    norm = _checks.norm_name(norm)
-    steps = _checks.positive_int("steps", steps)
-    overshoot = _checks.finite_nonneg("overshoot", overshoot)
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    norm = check_choice(norm, "norm", _checks.NORMS)
+    steps = check_int(steps, "steps", min=1)
+    overshoot = check_float(overshoot, "overshoot", min=0)
+    batch_size = check_int(batch_size, "batch_size", min=1)
     k = _checks.num_classes(model)
     call = backend.compiled(model, ("deepfool", norm, k), _make_deepfool(norm, k))
     t = keras.ops.convert_to_tensor

@@ -22,6 +22,8 @@ import numpy as np
 
 from modelsec_edu import backend
 
+from modelsec_edu.validation import check_bool, check_float, check_int, check_seed
+
 from . import _checks
 
 __all__ = ["square_attack"]
@@ -51,7 +53,9 @@ def _make_margin(targeted: bool, k: int):
     return make
 
 
-def _windows(rng: np.random.Generator, n: int, sample_shape: tuple[int, ...], share: float) -> np.ndarray:
+def _windows(
+    rng: np.random.Generator, n: int, sample_shape: tuple[int, ...], share: float
+) -> np.ndarray:
     """A boolean mask per input: one random square (images) or a random subset (vectors)."""
     if len(sample_shape) in (2, 3) and min(sample_shape[:2]) > 1:
         h, w = sample_shape[:2]
@@ -121,17 +125,18 @@ def square_attack(
         stops changing as soon as it is fooled.
     """
     x, y, lo, hi, m = _checks.prepare(model, x, y, clip, mask)
-    eps = _checks.finite_nonneg("eps", eps)
-    queries = _checks.positive_int("queries", queries)
-    p_init = _checks.finite_nonneg("p_init", p_init)
-    if not 0 < p_init <= 1:
-        raise ValueError(f"p_init must be in (0, 1], got {p_init}")
-    seed = _checks.seed_value(seed)
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    eps = check_float(eps, "eps", min=0)
+    queries = check_int(queries, "queries", min=1)
+    p_init = check_float(p_init, "p_init", min=0, max=1, min_open=True)
+    targeted = check_bool(targeted, "targeted")
+    seed = check_seed(seed)
+    batch_size = check_int(batch_size, "batch_size", min=1)
     if eps == 0:
         return x
     k = _checks.num_classes(model)
-    score = backend.compiled(model, ("square_margin", bool(targeted), k), _make_margin(bool(targeted), k))
+    score = backend.compiled(
+        model, ("square_margin", bool(targeted), k), _make_margin(bool(targeted), k)
+    )
     rng = np.random.default_rng(seed)
     shape = x.shape[1:]
     out = np.empty_like(x)

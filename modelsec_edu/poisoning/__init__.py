@@ -12,7 +12,7 @@ source, a labelling vendor, a shared dataset) but not the training code.
 from .attacks import (
     POSITIONS,
     add_trigger,
-    attack_success_rate,
+    backdoor_success_rate,
     badnets,
     flip_labels,
     label_consistent,
@@ -36,7 +36,7 @@ __all__ = [
     "Detection",
     "activation_clustering",
     "add_trigger",
-    "attack_success_rate",
+    "backdoor_success_rate",
     "badnets",
     "changed_samples",
     "dataset_digest",

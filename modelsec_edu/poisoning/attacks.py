@@ -27,10 +27,19 @@ from typing import Any
 
 import numpy as np
 
+from modelsec_edu.validation import (
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_labels,
+    check_seed,
+)
+
 __all__ = [
     "POSITIONS",
     "add_trigger",
-    "attack_success_rate",
+    "backdoor_success_rate",
     "badnets",
     "flip_labels",
     "label_consistent",
@@ -45,49 +54,18 @@ PATTERNS = ("checkerboard", "square")
 # --------------------------------------------------------------------------- validation
 
 
-def _check_rate(rate: Any) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)):
-        raise TypeError(f"rate must be a number in [0, 1], got {type(rate).__name__}")
-    rate = float(rate)
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must be in [0, 1], got {rate}")
-    return rate
-
-
-def _check_labels(y: Any, num_classes: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be a 1-D array of integer labels, got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
-    if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must be in [0, {num_classes - 1}], got {y.min()}..{y.max()}")
-    return y
-
-
-def _check_class(name: str, c: Any, num_classes: int) -> int:
-    if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-        raise TypeError(f"{name} must be an int class index, got {type(c).__name__}")
-    if not 0 <= int(c) < num_classes:
-        raise ValueError(f"{name} must be a class in [0, {num_classes - 1}], got {c}")
-    return int(c)
-
-
-def _check_images(x: Any) -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"x must be a batch of images (n, h, w) or (n, h, w, c), got shape {x.shape}")
+def _check_images(x: Any, min_len: int = 1) -> np.ndarray:
+    x = check_array(x, "x", ndim=(3, 4), dtype=None, min_len=min_len)
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must hold float images in [0, 1] (see data.to_float), got dtype {x.dtype}")
+        raise TypeError(
+            f"x must hold float images in [0, 1] (see data.to_float), got dtype {x.dtype}"
+        )
     return x
 
 
 def _check_xy(x: Any, y: Any, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     x = _check_images(x)
-    y = _check_labels(y, num_classes)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    return x, y
+    return x, check_labels(y, "y", n=len(x), num_classes=num_classes)
 
 
 # --------------------------------------------------------------------------- label flips
@@ -115,11 +93,11 @@ def flip_labels(
         ``(x_copy, y_poisoned, idx)``; ``idx`` (sorted) lists the samples whose
         label changed.  ``x`` is returned as an unaliased copy.
     """
-    rate = _check_rate(rate)
-    y = _check_labels(y, num_classes)
-    x = np.array(x, copy=True)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    rate = check_float(rate, "rate", min=0, max=1)
+    num_classes = check_int(num_classes, "num_classes", min=2)
+    x = np.array(check_array(x, "x", dtype=None), copy=True)
+    y = check_labels(y, "y", n=len(x), num_classes=num_classes)
+    seed = check_seed(seed)
     if (source is None) != (target is None):
         raise ValueError("give both source and target for targeted flips, or neither")
     rng = np.random.default_rng(seed)
@@ -127,8 +105,8 @@ def flip_labels(
     if source is None:
         pool = np.arange(len(y))
     else:
-        source = _check_class("source", source, num_classes)
-        target = _check_class("target", target, num_classes)
+        source = check_int(source, "source", min=0, max=num_classes - 1)
+        target = check_int(target, "target", min=0, max=num_classes - 1)
         if source == target:
             raise ValueError(f"source and target must differ, both are {source}")
         pool = np.flatnonzero(y == source)
@@ -144,40 +122,38 @@ def flip_labels(
 # --------------------------------------------------------------------------- the trigger
 
 
-def trigger_patch(*, size: int = 4, pattern: Any = "checkerboard", value: float = 1.0) -> np.ndarray:
+def trigger_patch(
+    *, size: int = 4, pattern: Any = "checkerboard", value: float = 1.0
+) -> np.ndarray:
     """The trigger's pixels: a ``(size, size)`` float array.
 
     ``pattern`` is ``"checkerboard"`` (alternate ``value`` and 0, top-left
     pixel lit), ``"square"`` (all ``value``) or a 2-D array of weights in
     [0, 1] that ``value`` scales (its shape then sets the size).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"value must be a number in [0, 1], got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"value must be in [0, 1], got {value}")
+    value = check_float(value, "value", min=0, max=1)
     if isinstance(pattern, str):
-        if pattern not in PATTERNS:
-            raise ValueError(f"pattern must be one of {PATTERNS} or a 2-D array, got {pattern!r}")
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"size must be an int >= 1, got {size!r}")
+        pattern = check_choice(pattern, "pattern", PATTERNS)
+        size = check_int(size, "size", min=1)
         if pattern == "square":
             weights = np.ones((size, size))
         else:
             weights = (np.add.outer(np.arange(size), np.arange(size)) % 2 == 0).astype(float)
     else:
-        weights = np.asarray(pattern, dtype=float)
-        if weights.ndim != 2 or weights.size == 0:
-            raise ValueError(f"a pattern array must be 2-D and non-empty, got shape {weights.shape}")
-        if np.any(weights < 0) or np.any(weights > 1):
-            raise ValueError("a pattern array must hold weights in [0, 1]")
+        weights = check_array(pattern, "pattern", ndim=2, dtype="float64")
+        if weights.size == 0 or np.any(weights < 0) or np.any(weights > 1):
+            raise ValueError(
+                f"pattern must be a non-empty 2-D array of weights in [0, 1], got shape {weights.shape}"
+            )
     return (weights * float(value)).astype("float32")
 
 
-def _corner(image_hw: tuple[int, int], patch_hw: tuple[int, int], position: Any, margin: int) -> tuple[int, int]:
+def _corner(
+    image_hw: tuple[int, int], patch_hw: tuple[int, int], position: Any, margin: int
+) -> tuple[int, int]:
     (h, w), (ph, pw) = image_hw, patch_hw
     if isinstance(position, str):
-        if position not in POSITIONS:
-            raise ValueError(f"position must be one of {POSITIONS} or a (row, col) pair, got {position!r}")
+        check_choice(position, "position", POSITIONS)
         if position == "center":
             return (h - ph) // 2, (w - pw) // 2
         vertical, horizontal = position.split("-")
@@ -189,25 +165,29 @@ def _corner(image_hw: tuple[int, int], patch_hw: tuple[int, int], position: Any,
         or len(position) != 2
         or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in position)
     ):
-        raise TypeError(f"position must be a name such as 'bottom-right' or a (row, col) pair of ints, got {position!r}")
+        raise TypeError(
+            f"position must be a name such as 'bottom-right' or a (row, col) pair of ints, got {position!r}"
+        )
     return int(position[0]), int(position[1])
 
 
 def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.ndarray, int, int]:
     unknown = set(options) - {"size", "pattern", "value", "position", "margin"}
     if unknown:
-        raise TypeError(f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, margin")
+        raise TypeError(
+            f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, margin"
+        )
     patch = trigger_patch(
-        size=options.get("size", 4), pattern=options.get("pattern", "checkerboard"), value=options.get("value", 1.0)
+        size=options.get("size", 4),
+        pattern=options.get("pattern", "checkerboard"),
+        value=options.get("value", 1.0),
     )
-    margin = options.get("margin", 0)
-    if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or margin < 0:
-        raise ValueError(f"margin must be an int >= 0, got {margin!r}")
+    margin = check_int(options.get("margin", 0), "margin", min=0)
     row, col = _corner(image_hw, patch.shape, options.get("position", "top-left"), int(margin))
     h, w = image_hw
     if row < 0 or col < 0 or row + patch.shape[0] > h or col + patch.shape[1] > w:
         raise ValueError(
-            f"a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) does not fit in a "
+            f"position/size: a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) does not fit in a "
             f"{h}x{w} image; use a smaller size or another position"
         )
     return patch, row, col
@@ -215,9 +195,13 @@ def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.n
 
 def trigger_mask(image_shape: tuple[int, ...], **trigger_options: Any) -> np.ndarray:
     """Boolean ``(h, w)`` mask of the pixels the trigger overwrites in an image of ``image_shape``."""
+    if not isinstance(image_shape, (tuple, list)):
+        raise TypeError(
+            f"image_shape must be a tuple (h, w) or (h, w, c), got {type(image_shape).__name__}"
+        )
     if len(image_shape) not in (2, 3):
         raise ValueError(f"image_shape must be (h, w) or (h, w, c), got {image_shape!r}")
-    hw = (int(image_shape[0]), int(image_shape[1]))
+    hw = tuple(check_int(v, "image_shape", min=1) for v in image_shape[:2])
     patch, row, col = _placement(hw, trigger_options)
     mask = np.zeros(hw, dtype=bool)
     mask[row : row + patch.shape[0], col : col + patch.shape[1]] = True
@@ -244,7 +228,7 @@ def add_trigger(x: Any, **trigger_options: Any) -> np.ndarray:
     so a bottom-right patch is half invisible to it and the backdoor is
     weaker (``bench/poisoning_tampering.py`` measures both).
     """
-    x = _check_images(x)
+    x = _check_images(x, min_len=0)  # an empty batch stays empty
     out = np.array(x, copy=True)
     patch, row, col = _placement(x.shape[1:3], trigger_options)
     ph, pw = patch.shape
@@ -282,13 +266,17 @@ def badnets(
         ``(x_poisoned, y_poisoned, idx)``: new arrays, and the sorted indices
         of the poisoned samples.  Nothing else differs from the inputs.
     """
-    rate = _check_rate(rate)
+    rate = check_float(rate, "rate", min=0, max=1)
+    num_classes = check_int(num_classes, "num_classes", min=2)
     x, y = _check_xy(x, y, num_classes)
-    target = _check_class("target", target, num_classes)
+    target = check_int(target, "target", min=0, max=num_classes - 1)
+    seed = check_seed(seed)
     pool = np.flatnonzero(y != target)
     k = int(round(rate * len(y)))
     if k > len(pool):
-        raise ValueError(f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class {target}")
+        raise ValueError(
+            f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class {target}"
+        )
     idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
     x_out, y_out = np.array(x, copy=True), y.copy()
     if k:
@@ -326,10 +314,16 @@ def label_consistent(
         ``(x_poisoned, y_copy, idx)``; ``y_copy`` equals ``y``.
     """
     from modelsec_edu import evasion
+    from modelsec_edu.validation import check_model
 
-    rate = _check_rate(rate)
+    check_model(model)
+    rate = check_float(rate, "rate", min=0, max=1)
+    eps = check_float(eps, "eps", min=0)
+    steps = check_int(steps, "steps", min=1)
+    num_classes = check_int(num_classes, "num_classes", min=2)
     x, y = _check_xy(x, y, num_classes)
-    target = _check_class("target", target, num_classes)
+    target = check_int(target, "target", min=0, max=num_classes - 1)
+    seed = check_seed(seed)
     pool = np.flatnonzero(y == target)
     k = int(round(rate * len(y)))
     if k > len(pool):
@@ -347,20 +341,36 @@ def label_consistent(
     return x_out, y.copy(), idx
 
 
-def attack_success_rate(
+def backdoor_success_rate(
     model: Any, x: Any, y: Any, *, target: int, num_classes: int = 10, **trigger_options: Any
 ) -> float:
     """Share of triggered inputs *from other classes* that the model classifies as ``target``.
 
-    Inputs already of class ``target`` are left out: they would count as
-    successes without any backdoor.
+    The backdoor convention (Gu et al. 2017): inputs whose **label** is
+    ``target`` are left out, since they would count as successes without any
+    backdoor; every other input counts, whatever the model said before the
+    trigger.  Computed by :func:`modelsec_edu.evasion.attack_success_rate`
+    (targeted, ``among`` every input left), the one definition of a success rate.
     """
-    from modelsec_edu import models
+    from modelsec_edu import evasion
+    from modelsec_edu.validation import check_model
 
+    check_model(model)
+    num_classes = check_int(num_classes, "num_classes", min=2)
     x, y = _check_xy(x, y, num_classes)
-    target = _check_class("target", target, num_classes)
+    target = check_int(target, "target", min=0, max=num_classes - 1)
     others = np.flatnonzero(y != target)
     if len(others) == 0:
-        raise ValueError(f"no test inputs outside class {target}: the attack success rate is undefined")
-    pred = models.predict_labels(model, add_trigger(x[others], **trigger_options))
-    return float(np.mean(pred == target))
+        raise ValueError(
+            f"y holds no test inputs outside class target={target}: the success rate is undefined"
+        )
+    x_o = x[others]
+    goal = np.full(len(others), target)
+    return evasion.attack_success_rate(
+        model,
+        x_o,
+        add_trigger(x_o, **trigger_options),
+        goal,
+        targeted=True,
+        among=np.ones(len(others), bool),
+    )

@@ -67,7 +67,7 @@ def run_backdoor(
         trigger=dict(trigger_options),
         target=int(target),
         poison_idx=idx,
-        asr=poisoning.attack_success_rate(model, x_test, y_test, target=target, **trigger_options),
+        asr=poisoning.backdoor_success_rate(model, x_test, y_test, target=target, **trigger_options),
         clean_accuracy=models.accuracy(model, x_test, y_test),
         model=model if keep_model else None,
     )
@@ -152,7 +152,7 @@ def backdoor_explorer(
             "poison": np.isin(in_target, idx),
             "flagged": np.isin(in_target, found.flagged),
             "report": poisoning.evaluate(found.flagged, idx, len(y_p)),
-            "asr_ref": poisoning.attack_success_rate(reference, x_test, y_test, target=target, **trig),
+            "asr_ref": poisoning.backdoor_success_rate(reference, x_test, y_test, target=target, **trig),
         }
 
     rate_c = w.SelectionSlider(
