@@ -76,6 +76,21 @@ def assemble(executed: Path, src: Path) -> None:
         raise SystemExit(f"no executed notebooks in {executed}: run without --reuse")
     for nb in books:
         shutil.copy2(nb, src / "notebooks" / nb.name)
+    (src / "runtimes.md").write_text(runtimes_table(), encoding="utf-8")
+
+
+def runtimes_table() -> str:
+    """The measured run times the library holds (``runtime.RUN_SECONDS``), as a Markdown table."""
+    from modelsec_edu import runtime
+
+    def fmt(s):
+        return "not measured" if s is None else (f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min")
+
+    lines = ["| chapter | quick mode | default (full) mode |", "|---|---|---|"]
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        row = runtime.RUN_SECONDS.get(nb.name[:2], {})
+        lines.append(f"| {nb.stem} | {fmt(row.get('quick'))} | {fmt(row.get('full'))} |")
+    return "\n".join(lines) + f"\n\nMeasured on {runtime.RUN_MACHINE}.\n"
 
 
 class _Links(html.parser.HTMLParser):

@@ -2,8 +2,8 @@
 
 The article's outlook asks for "security that keeps performance".  Every defence the course
 measures has a price: clean accuracy lost, and training time.  :func:`load_tradeoffs` reads the
-figures the chapters' benchmark scripts recorded (``bench/*.py --record``, collected by
-``bench/tradeoffs.py`` into ``tradeoffs.json`` beside this module, each row naming the script,
+figures the chapters' benchmark scripts recorded (``bench/*.py --record`` writes them into
+``tradeoffs.json`` beside this module through ``bench/_record.py``, each row naming the script,
 machine and date that produced it), and :func:`pareto_front` finds the defences no other beats on
 both axes at once.
 """
