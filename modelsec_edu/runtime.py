@@ -45,7 +45,10 @@ _FALSE = {"", "0", "false", "no", "off"}
 _QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "2"}
 # Lines TensorFlow's C++ side writes straight to file descriptor 2 while it loads, whatever
 # TF_CPP_MIN_LOG_LEVEL says (TF 2.20-2.21): absl's pre-init notice and INFO records.
-_BANNER = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|I0000 |\s*$)")
+_BANNER = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\)|I0000 |\s*$"
+    rb"|\d{4}-\d\d-\d\d [0-9:.]+: I |To enable the following instructions: )"
+)
 
 
 class _QuietLoader(importlib.abc.Loader):

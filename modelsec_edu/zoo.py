@@ -13,9 +13,11 @@ models, so this catches corruption and careless tampering, not an attacker who
 rewrites both: chapter 05 adds signatures for that.)
 
 The cache lives in ``$MODELSEC_EDU_CACHE``, else ``~/.cache/modelsec_edu/models``.
-A file name holds the recipe, its settings (quick mode trains small versions)
-and a digest of the training data, so a model is only reused for the data and
-settings it was trained with.
+A file name holds the recipe, its settings (quick mode trains small versions),
+the Keras version and a digest of the training data, so a model is only reused
+for the data, settings and Keras it was trained with.  :func:`load` turns a
+file another Keras cannot read into a :class:`KerasVersionError` that says what
+to do, never a raw deserialisation error.
 """
 
 from __future__ import annotations
@@ -36,7 +38,17 @@ from modelsec_edu import data, evasion, models, runtime
 from modelsec_edu.evasion import advgan, gan
 from modelsec_edu.supply_chain import integrity
 
-__all__ = ["CACHE_ENV", "RECIPES", "cache_dir", "get", "info", "path"]
+__all__ = [
+    "CACHE_ENV",
+    "RECIPES",
+    "KerasVersionError",
+    "cache_dir",
+    "get",
+    "info",
+    "load",
+    "path",
+    "saved_by",
+]
 
 CACHE_ENV = "MODELSEC_EDU_CACHE"
 EPS = 0.3  # the L-inf budget the robust models are trained for (MNIST's usual)
@@ -185,7 +197,10 @@ def path(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *,
     settings = _settings(name)
     if x is None or y is None:
         x, y = _default_data()
-    h = hashlib.sha256(json.dumps({"name": name, "settings": settings}, sort_keys=True).encode())
+    # The Keras version is part of the key: a file written by one Keras is never read by another
+    # through the cache (3.15's initializer configs break 3.13's loader, for one).
+    key = {"name": name, "settings": settings, "keras": keras.__version__}
+    h = hashlib.sha256(json.dumps(key, sort_keys=True).encode())
     h.update(np.ascontiguousarray(x, dtype="float32").tobytes())
     h.update(np.ascontiguousarray(y, dtype="int64").tobytes())
     return Path(cache or cache_dir()) / f"{name}-{h.hexdigest()[:16]}.keras"
@@ -196,6 +211,51 @@ def _refuse(file: Path, exc: Exception) -> integrity.IntegrityError:
         f"the zoo refuses {file}: {exc} It was not loaded, retrained or replaced. "
         "If you know where the change came from, delete the file (and its .json) to train it anew."
     )
+
+
+class KerasVersionError(RuntimeError):
+    """A verified ``.keras`` file that this Keras cannot read (it was saved by another version)."""
+
+
+def saved_by(file: str | Path) -> str | None:
+    """The Keras version that wrote a ``.keras`` file (its ``metadata.json``), or None if unknown."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    version = meta.get("keras_version") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def load(file: str | Path, manifest: str | Path) -> keras.Model:
+    """Verify ``file`` against ``manifest``, then load it with ``safe_mode=True``.
+
+    A file another Keras version wrote is loaded when this Keras can read it;
+    when it cannot, :class:`KerasVersionError` says which versions met and
+    what to do, instead of the raw deserialisation error.
+
+    Raises:
+        IntegrityError: the file does not match the manifest (nothing is deserialised).
+        KerasVersionError: the file is intact but was saved by a Keras this one cannot read.
+    """
+    try:
+        return integrity.load_model(file, manifest)
+    except (integrity.IntegrityError, FileNotFoundError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any deserialisation failure gets the explanation
+        wrote = saved_by(file)
+        if wrote == keras.__version__:
+            raise
+        raise KerasVersionError(
+            f"{file} passed its SHA-256 check but Keras {keras.__version__} cannot load it: it was "
+            f"saved by Keras {wrote or 'of an unknown version'} ({type(exc).__name__}: {exc}). "
+            f"Nothing was loaded. Use the Keras it was saved with (pip install keras=={wrote}), or "
+            "train the model anew under this Keras: zoo.get caches a separate file per Keras "
+            "version, so it never reads this one."
+        ) from exc
 
 
 def get(
@@ -226,7 +286,7 @@ def get(
     manifest = file.parent / "manifest.json"
     if file.exists():
         try:
-            return integrity.load_model(file, manifest)
+            return load(file, manifest)
         except integrity.IntegrityError as exc:
             raise _refuse(file, exc) from exc
     settings = _settings(name)
