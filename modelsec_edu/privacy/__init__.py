@@ -1,0 +1,53 @@
+"""Privacy: what a trained model gives away about its training data, and DP-SGD (chapter 07).
+
+A hospital's diagnostic model is trained on patients' records.  This package
+measures how much those records leak through the model, and trains models
+whose leak is bounded by a proof.
+
+Attacks:
+
+* :mod:`.membership` -- membership inference: loss threshold (Yeom et al.
+  2018), shadow models (Shokri et al. 2017) and LiRA (Carlini et al. 2022),
+  behind one call, :func:`membership_inference`;
+* :mod:`.metrics` -- AUC, membership advantage, TPR at low FPR with bootstrap
+  intervals;
+* :mod:`.shadow` -- the shadow models both learned attacks train;
+* :mod:`.outputs` -- what the model releases: scores, rounded scores, a label.
+
+Models: :mod:`.training` (small tabular networks and a fast compiled trainer,
+with weight decay and early stopping as cheap mitigations).
+"""
+
+from . import membership, metrics, outputs, shadow, training
+from .membership import (
+    METHODS,
+    RELEASES,
+    log_probs,
+    loss_scores,
+    membership_inference,
+    per_example_loss,
+)
+from .metrics import MembershipResult, advantage, auc, roc_curve, tpr_at_fpr
+from .training import fit_steps, tabular_mlp, trainer
+
+__all__ = [
+    "METHODS",
+    "RELEASES",
+    "MembershipResult",
+    "advantage",
+    "auc",
+    "fit_steps",
+    "log_probs",
+    "loss_scores",
+    "membership",
+    "membership_inference",
+    "metrics",
+    "outputs",
+    "per_example_loss",
+    "roc_curve",
+    "shadow",
+    "tabular_mlp",
+    "training",
+    "tpr_at_fpr",
+    "trainer",
+]
