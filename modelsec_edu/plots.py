@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from modelsec_edu.validation import check_array, check_bool, check_float, check_int, check_labels
+
 __all__ = ["accuracy_curves", "history", "image_grid", "probability_bars"]
 
 
@@ -25,14 +27,14 @@ def _new_axes(ax, figsize):
 
 
 def _as_images(x: Any) -> np.ndarray:
-    x = np.asarray(x)
+    x = check_array(x, "images", dtype=None, finite=False)
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     if x.ndim == 2 and int(np.sqrt(x.shape[1])) ** 2 == x.shape[1]:
         side = int(np.sqrt(x.shape[1]))
         x = x.reshape(len(x), side, side)
     if x.ndim not in (3, 4):
-        raise ValueError(f"expected a batch of images (n, h, w[, c]), got shape {x.shape}")
+        raise ValueError(f"images must be a batch of images (n, h, w[, c]), got shape {x.shape}")
     return x
 
 
@@ -57,16 +59,16 @@ def image_grid(
 
     x = _as_images(images)
     n = len(x)
-    if n == 0:
-        raise ValueError("image_grid needs at least one image")
-    for name, seq in (("labels", labels), ("preds", preds)):
-        if seq is not None and len(seq) != n:
-            raise ValueError(f"{name} has {len(seq)} entries for {n} images")
-    ncols = max(1, min(ncols, n))
+    labels = None if labels is None else check_labels(labels, "labels", n=n)
+    preds = None if preds is None else check_labels(preds, "preds", n=n)
+    ncols = min(check_int(ncols, "ncols", min=1), n)
+    size = check_float(size, "size", min=0, min_open=True)
     nrows = int(np.ceil(n / ncols))
     if vmax is None:
         vmax = 255.0 if x.dtype == np.uint8 else 1.0
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0))
+    )
     axes = np.atleast_1d(axes).ravel()
     for i, ax in enumerate(axes):
         ax.axis("off")
@@ -98,15 +100,20 @@ def accuracy_curves(
     percent: bool = True,
 ):
     """Plot several accuracy curves against one x-axis (e.g. accuracy against eps)."""
-    xs = np.asarray(xs, dtype=float)
+    xs = check_array(xs, "xs", ndim=1, dtype="float64")
+    if not isinstance(curves, Mapping):
+        raise TypeError(
+            f"curves must map names to sequences of values, got {type(curves).__name__}"
+        )
     if not curves:
-        raise ValueError("curves must name at least one curve")
+        raise ValueError("curves must name at least one curve, got none")
+    percent = check_bool(percent, "percent")
     fig, ax = _new_axes(ax, (5.5, 3.5))
     scale = 100.0 if percent else 1.0
     for name, ys in curves.items():
-        ys = np.asarray(ys, dtype=float)
+        ys = check_array(ys, "curves", dtype="float64", finite=False)  # NaN: a gap in the curve
         if ys.shape != xs.shape:
-            raise ValueError(f"curve {name!r} has {ys.size} points for {xs.size} x values")
+            raise ValueError(f"curves: {name!r} has {ys.size} points for {xs.size} x values")
         ax.plot(xs, ys * scale, marker="o", label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{ylabel} (%)" if percent else ylabel)
@@ -123,12 +130,18 @@ def history(hist: Any, *, metrics: Sequence[str] = ("loss", "accuracy"), ax=None
     """Plot training curves from a Keras ``History`` (or its ``.history`` dict)."""
     logs = getattr(hist, "history", hist)
     if not isinstance(logs, Mapping):
-        raise TypeError(f"expected a keras History or a dict of lists, got {type(hist).__name__}")
+        raise TypeError(
+            f"hist must be a keras History or a dict of lists, got {type(hist).__name__}"
+        )
     import matplotlib.pyplot as plt
 
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+        raise TypeError(f"metrics must be a sequence of names such as ('loss',), got {metrics!r}")
     shown = [m for m in metrics if m in logs]
     if not shown:
-        raise ValueError(f"none of {list(metrics)} is in the history (it has {sorted(logs)})")
+        raise ValueError(
+            f"metrics: none of {list(metrics)} is in the history (it has {sorted(logs)})"
+        )
     if ax is None:
         fig, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 3.2))
         axes = np.atleast_1d(axes)
@@ -149,9 +162,17 @@ def history(hist: Any, *, metrics: Sequence[str] = ("loss", "accuracy"), ax=None
 
 def probability_bars(probs: Any, *, label: int | None = None, ax=None, title: str | None = None):
     """Bar chart of one prediction's class probabilities; the true class in green."""
-    p = np.asarray(probs, dtype=float).ravel()
+    p = check_array(probs, "probs", dtype="float64").ravel()
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError(
+            f"probs must be probabilities in [0, 1], got values from {p.min():g} to {p.max():g}"
+        )
+    if label is not None:
+        label = check_int(label, "label", min=0, max=len(p) - 1)
     fig, ax = _new_axes(ax, (4, 2.5))
-    colors = ["tab:green" if label is not None and i == label else "tab:blue" for i in range(len(p))]
+    colors = [
+        "tab:green" if label is not None and i == label else "tab:blue" for i in range(len(p))
+    ]
     ax.bar(np.arange(len(p)), p, color=colors)
     ax.set_xticks(np.arange(len(p)))
     ax.set_ylim(0, 1)

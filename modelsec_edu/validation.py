@@ -29,6 +29,7 @@ __all__ = [
     "check_array",
     "check_bool",
     "check_choice",
+    "check_classifier",
     "check_clip",
     "check_float",
     "check_int",
@@ -157,7 +158,7 @@ def check_array(
         raise ValueError(
             f"{name} must be a batch with at least {min_ndim} dimensions, got shape {arr.shape}"
         )
-    if arr.ndim == 0 or len(arr) < min_len:
+    if (arr.ndim == 0 and min_len > 0) or (arr.ndim > 0 and len(arr) < min_len):
         raise ValueError(f"{name} must hold at least {min_len} sample(s), got shape {arr.shape}")
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
@@ -203,6 +204,20 @@ def check_model(model: Any, name: str = "model") -> Any:
     if not isinstance(model, keras.Model):
         raise TypeError(f"{name} must be a keras.Model, got {_kind(model)}")
     return model
+
+
+def check_classifier(model: Any, name: str = "model") -> int:
+    """A built Keras classifier (logits out); returns its number of classes."""
+    check_model(model, name)
+    try:
+        shape = model.outputs[0].shape
+    except (AttributeError, IndexError, ValueError):
+        shape = None
+    if shape is None or shape[-1] is None:
+        raise ValueError(
+            f"{name}: cannot tell the number of classes; build the model on an input first"
+        )
+    return int(shape[-1])
 
 
 def check_xy(

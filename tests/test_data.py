@@ -164,5 +164,69 @@ def test_load_mnist_float_explicit_sizes_and_errors(tmp_path):
     with pytest.warns(data.OfflineDataWarning):
         (xtr, _), (xte, _) = data.load_mnist_float(data_dir=tmp_path, n_train=50, n_test=None)
     assert len(xtr) == 50 and len(xte) == 300
-    with pytest.raises(ValueError, match="sizes"), pytest.warns(data.OfflineDataWarning):
-        data.load_mnist_float(data_dir=tmp_path, n_train=0)
+    with pytest.raises(ValueError, match="n_train must be an int >= 1"):
+        data.load_mnist_float(data_dir=tmp_path, n_train=0)  # refused before any loading
+
+
+def _corrupt_gzip(path):
+    path.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+
+
+def _truncated_gzip(path):
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "match"),
+    [
+        ("bad gzip", _corrupt_gzip, "t10k-images-idx3-ubyte.gz"),
+        ("truncated gzip", _truncated_gzip, "t10k-images-idx3-ubyte.gz"),
+        ("plain bytes", lambda p: p.write_bytes(b"hello"), "t10k-images-idx3-ubyte.gz"),
+    ],
+)
+def test_corrupt_idx_files_are_refused_naming_the_file(tmp_path, fake_mnist, name, damage, match):
+    for key, fname in data.mnist.IDX_FILES.items():
+        _write_idx(tmp_path / fname, fake_mnist[key])
+    damage(tmp_path / data.mnist.IDX_FILES["x_test"])
+    with pytest.raises(ValueError, match=match):
+        data.load_mnist_dir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("not a zip", lambda p, a: p.write_bytes(b"PK\x03\x04 broken")),
+        (
+            "missing array",
+            lambda p, a: np.savez(p, **{k: v for k, v in a.items() if k != "y_test"}),
+        ),
+        ("truncated zip", lambda p, a: (np.savez(p, **a), p.write_bytes(p.read_bytes()[:300]))),
+    ],
+)
+def test_corrupt_npz_is_refused_naming_the_file(tmp_path, fake_mnist, name, write):
+    write(tmp_path / "mnist.npz", fake_mnist)
+    with pytest.raises(ValueError, match="mnist.npz"):
+        data.load_mnist_dir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda a: a.update(y_train=a["y_train"][:-1]), "50 train images but 49 labels"),
+        (lambda a: a.update(y_test=np.full(20, 200, np.uint8)), "digits 0..9"),
+        (lambda a: a.update(x_train=a["x_train"].astype("float32")), "uint8"),
+    ],
+)
+def test_mismatched_counts_and_impossible_labels_are_refused(tmp_path, fake_mnist, change, match):
+    change(fake_mnist)
+    np.savez(tmp_path / "mnist.npz", **fake_mnist)
+    with pytest.raises(ValueError, match=match):
+        data.load_mnist_dir(tmp_path)
+    for key, fname in data.mnist.IDX_FILES.items():  # the same through the IDX files
+        if fake_mnist[key].dtype == np.uint8:
+            _write_idx(tmp_path / fname, fake_mnist[key])
+    (tmp_path / "mnist.npz").unlink()
+    if fake_mnist["x_train"].dtype == np.uint8:
+        with pytest.raises(ValueError, match=match):
+            data.load_mnist_dir(tmp_path)

@@ -48,7 +48,9 @@ def test_exclusionary_reclassification_keeps_poisons_and_clears_a_clean_subpopul
     labels.append(np.zeros(40, int))
     x, labels = np.concatenate(x_parts), np.concatenate(labels)
     feats = x.copy()
-    feats[-40:] = rng.normal(centres[0] + 8.0, 0.3, (40, d))  # in feature space the poisons sit apart, in class 0
+    feats[-40:] = rng.normal(
+        centres[0] + 8.0, 0.3, (40, d)
+    )  # in feature space the poisons sit apart, in class 0
     poison_idx = np.arange(len(x) - 40, len(x))
     candidates = det.activation_clustering(feats, labels)
     assert set(candidates.classes) == {0, 1}  # size alone also suspects the genuine subgroup
@@ -62,7 +64,9 @@ def test_exclusionary_reclassification_keeps_poisons_and_clears_a_clean_subpopul
 def test_spectral_signatures_rank_the_planted_poisons_first(planted):
     feats, labels, poison_idx = planted
     share = 40 / 240  # the poisoned share of class 0
-    found = det.spectral_signatures(feats, labels, eps=share / 1.5)  # removes exactly that many per class
+    found = det.spectral_signatures(
+        feats, labels, eps=share / 1.5
+    )  # removes exactly that many per class
     in_class0 = found.flagged[labels[found.flagged] == 0]
     assert len(np.intersect1d(in_class0, poison_idx)) >= 0.9 * 40
     clean = np.setdiff1d(np.flatnonzero(labels == 0), poison_idx)
@@ -104,6 +108,18 @@ def test_sanitize_drops_exactly_the_flagged_samples():
         det.sanitize(x, y, [10])
 
 
+def test_sanitize_reads_a_boolean_mask_as_a_mask_not_as_indices_0_and_1():
+    x, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    mask = np.zeros(10, bool)
+    mask[[2, 7]] = True
+    _, _, keep = det.sanitize(x, y, mask)
+    np.testing.assert_array_equal(keep, [0, 1, 3, 4, 5, 6, 8, 9])
+    with pytest.raises(ValueError, match="flagged"):
+        det.sanitize(x, y, mask[:5])  # a mask of the wrong length is refused
+    with pytest.raises(TypeError, match="flagged"):
+        det.sanitize(x, y, [1.0, 2.0])  # float "indices" are refused, not truncated
+
+
 @pytest.mark.backend
 def test_features_are_the_penultimate_activations(trained_mlp, digits):
     import keras
@@ -113,11 +129,13 @@ def test_features_are_the_penultimate_activations(trained_mlp, digits):
     assert feats.shape == (50, 64)
     head = trained_mlp.layers[-1]
     logits = keras.ops.convert_to_numpy(head(feats))
-    np.testing.assert_allclose(logits, keras.ops.convert_to_numpy(trained_mlp(x[:50])), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        logits, keras.ops.convert_to_numpy(trained_mlp(x[:50])), rtol=1e-4, atol=1e-4
+    )
     assert det.features(trained_mlp, x[:5], layer=trained_mlp.layers[1].name).shape == (5, 64)
     with pytest.raises(ValueError, match="unknown layer"):
         det.features(trained_mlp, x[:5], layer="no_such_layer")
-    with pytest.raises(ValueError, match="layer index"):
+    with pytest.raises(ValueError, match="layer must be an int"):
         det.features(trained_mlp, x[:5], layer=12)
 
 
@@ -126,7 +144,7 @@ def test_features_are_the_penultimate_activations(trained_mlp, digits):
     [
         (lambda f, y: det.spectral_signatures(f, y, eps=0.9), "eps"),
         (lambda f, y: det.activation_clustering(f, y, max_size=0.6), "max_size"),
-        (lambda f, y: det.activation_clustering(f[:, 0], y), "2-D"),
+        (lambda f, y: det.activation_clustering(f[:, 0], y), "features must have 2 dimensions"),
         (lambda f, y: det.spectral_signatures(f, y[:-1]), "labels"),
     ],
 )

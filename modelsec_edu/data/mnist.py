@@ -24,10 +24,14 @@ import os
 import socket
 import sys
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+
+from modelsec_edu.validation import check_bool, check_int, check_path, check_seed
 
 __all__ = [
     "DATA_ENV",
@@ -75,8 +79,13 @@ def cache_dir() -> Path:
 
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"{path} is not a readable gzip file ({type(exc).__name__}: {exc})"
+        ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
@@ -101,23 +110,52 @@ def load_mnist_dir(directory: str | os.PathLike) -> Arrays | None:
     Accepts ``mnist.npz``, the four IDX files (gzipped or not), or only the two
     test files; the latter are split first 8,000 / last 2,000.
     """
-    directory = Path(directory)
+    directory = check_path(directory, "directory")
     if not directory.is_dir():
         return None
     npz = directory / "mnist.npz"
     if npz.is_file():
-        with np.load(npz, allow_pickle=False) as f:
-            return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+        try:
+            with np.load(npz, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, zlib.error) as exc:
+            raise ValueError(
+                f"{npz} is not a readable MNIST npz file ({type(exc).__name__}: {exc})"
+            ) from None
+        return _checked(
+            npz, (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+        )
     paths = {key: _find(directory, name) for key, name in IDX_FILES.items()}
     if paths["x_test"] is None or paths["y_test"] is None:
         return None
-    x_test, y_test = _read_idx(paths["x_test"]), _read_idx(paths["y_test"])
-    if len(x_test) != len(y_test):
-        raise ValueError(f"{directory}: {len(x_test)} test images but {len(y_test)} labels")
+    test = _read_idx(paths["x_test"]), _read_idx(paths["y_test"])
     if paths["x_train"] is not None and paths["y_train"] is not None:
-        return (_read_idx(paths["x_train"]), _read_idx(paths["y_train"])), (x_test, y_test)
+        return _checked(directory, (_read_idx(paths["x_train"]), _read_idx(paths["y_train"])), test)
+    (x_test, y_test), _ = _checked(directory, test, test)
     s = min(TEST_ONLY_SPLIT, len(x_test) * 4 // 5)
     return (x_test[:s], y_test[:s]), (x_test[s:], y_test[s:])
+
+
+def _checked(source: Path, *splits: tuple[np.ndarray, np.ndarray]) -> Arrays:
+    """Each split: uint8 images ``(n, h, w)``, one label in 0..9 per image, else a ValueError naming ``source``."""
+    for (x, y), part in zip(splits, ("train", "test")):
+        if (
+            x.dtype != np.uint8
+            or x.ndim != 3
+            or y.ndim != 1
+            or not np.issubdtype(y.dtype, np.integer)
+        ):
+            raise ValueError(
+                f"{source}: {part} images must be uint8 (n, h, w) and labels integers (n,), "
+                f"got {x.dtype} {x.shape} and {y.dtype} {y.shape}"
+            )
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"{source}: {len(x)} {part} images but {len(y)} labels")
+        if y.min() < 0 or y.max() > 9:
+            raise ValueError(
+                f"{source}: {part} labels must be digits 0..9, got values from {y.min()} to {y.max()}"
+            )
+    return splits[0], splits[1]
 
 
 # --------------------------------------------------------------------------- download
@@ -148,7 +186,10 @@ def _download(directory: Path) -> Arrays | None:
             cache_subdir=".",
         )
     except Exception as exc:  # noqa: BLE001 - any failed download falls back, with its reason shown
-        print(f"[modelsec_edu] MNIST download failed ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        print(
+            f"[modelsec_edu] MNIST download failed ({exc.__class__.__name__}: {exc})",
+            file=sys.stderr,
+        )
         return None
     return load_mnist_dir(Path(path).parent)
 
@@ -166,6 +207,11 @@ def load_sklearn_digits(*, test_size: int = 300, seed: int = 0) -> Arrays:
     from scipy.ndimage import zoom
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
+
+    test_size = check_int(
+        test_size, "test_size", min=10, max=1787
+    )  # one per class at least, each way
+    seed = check_int(seed, "seed", min=0)
 
     digits = load_digits()
     small = digits.images.astype("float32") * (255.0 / 16.0)
@@ -202,13 +248,15 @@ def load_mnist(
         ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays, plus the source
         string when ``return_source`` is true.
     """
+    download, verbose = check_bool(download, "download"), check_bool(verbose, "verbose")
+    return_source = check_bool(return_source, "return_source")
     if data_dir is None:
         env = os.environ.get(DATA_ENV)
         directory = Path(env) if env else cache_dir()
         if env and not directory.is_dir():
             raise ValueError(f"{DATA_ENV} points to {env!r}, which is not a directory")
     else:
-        directory = Path(data_dir)
+        directory = check_path(data_dir, "data_dir")
         if directory.exists() and not directory.is_dir():
             raise ValueError(f"data_dir must be a directory, got the file {str(directory)!r}")
 
@@ -235,11 +283,13 @@ def load_mnist(
 
 def to_float(x: np.ndarray) -> np.ndarray:
     """uint8 images ``(n, 28, 28)`` to float32 in [0, 1] with a channel axis ``(n, 28, 28, 1)``."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"x must be uint8 images (n, height, width), got {type(x).__name__}")
     x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"expected images of shape (n, height, width), got shape {x.shape}")
     if x.dtype != np.uint8:
-        raise TypeError(f"expected uint8 images (0-255), got dtype {x.dtype}")
+        raise TypeError(f"x must be uint8 images (0-255), got dtype {x.dtype}")
+    if x.ndim != 3:
+        raise ValueError(f"x must be images of shape (n, height, width), got shape {x.shape}")
     return (x.astype("float32") / 255.0)[..., None]
 
 
@@ -259,6 +309,10 @@ def load_mnist_float(
     """
     from modelsec_edu import runtime
 
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n is not None and not (isinstance(n, str) and n == "auto"):
+            check_int(n, name, min=1)
+    seed = check_seed(seed)
     sizes = SIZES["quick" if runtime.is_quick() else "full"]
     (xtr, ytr), (xte, yte) = load_mnist(**loader_kwargs)
     rng = np.random.default_rng(seed)
@@ -268,8 +322,6 @@ def load_mnist_float(
             n = auto
         if n is None or n >= len(x):
             return to_float(x), y.astype("int64")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"sizes must be a positive int, None or 'auto', got {n!r}")
         idx = np.sort(rng.choice(len(x), size=int(n), replace=False))
         return to_float(x[idx]), y[idx].astype("int64")
 

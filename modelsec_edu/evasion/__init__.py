@@ -32,18 +32,15 @@ from ._checks import NORMS, num_classes
 from .apgd import APGD_LOSSES, apgd, apgd_t, dlr_loss
 from .article import article_gan_training
 from .evaluation import (
-    Check,
-    Checklist,
     accuracy_from_norms,
     attack_success_rate,
-    masking_checklist,
     norm_stats,
     robust_accuracy,
     security_curve,
     standard_attacks,
 )
 from .gradient import fgsm, pgd, pgd_tensor
-from .masking import Quantize, bpda, quantized
+from .masking import Check, Checklist, Quantize, bpda, masking_checklist, quantized
 from .minimum_norm import deepfool
 from .norms import perturbation_norms, random_start
 from .score_based import square_attack

@@ -11,20 +11,21 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
-from modelsec_edu.validation import check_array, check_choice, check_clip, check_labels, check_model
+from modelsec_edu.validation import (
+    check_array,
+    check_choice,
+    check_classifier,
+    check_clip,
+    check_labels,
+    check_model,
+)
 
 NORMS = ("linf", "l2")
 
 
 def num_classes(model: keras.Model) -> int:
-    """Number of output logits of a classifier."""
-    try:
-        shape = model.outputs[0].shape
-    except (AttributeError, IndexError, ValueError):
-        shape = None
-    if shape is None or shape[-1] is None:
-        raise ValueError("cannot tell the number of classes: build the model on an input first")
-    return int(shape[-1])
+    """Number of output logits of a classifier (:func:`modelsec_edu.validation.check_classifier`)."""
+    return check_classifier(model)
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")

@@ -24,7 +24,6 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
-
 from modelsec_edu.validation import check_bool, check_choice, check_float, check_int, check_seed
 
 from . import _checks, norms

@@ -19,7 +19,6 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
-
 from modelsec_edu.validation import check_choice, check_float, check_int
 
 from . import _checks, norms

@@ -13,6 +13,13 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
+from modelsec_edu.validation import (
+    check_array,
+    check_classifier,
+    check_clip,
+    check_labels,
+    check_seed,
+)
 
 from . import classifiers as models
 
@@ -30,37 +37,23 @@ __all__ = [
 
 def log_softmax(logits: Any) -> np.ndarray:
     """``z - logsumexp(z)`` row by row: log-probabilities computed stably from logits."""
-    z = np.asarray(logits, dtype="float64")
-    if z.ndim != 2 or z.shape[1] == 0:
+    z = check_array(logits, "logits", ndim=2, dtype="float64")
+    if z.shape[1] == 0:
         raise ValueError(f"logits must have shape (n, classes) with classes >= 1, got {z.shape}")
     m = z.max(axis=1, keepdims=True)
     return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
 
 
-def _labels(y: Any, lp: np.ndarray) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (len(lp),):
-        raise ValueError(f"y must have shape ({len(lp)},) to match the logits, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must hold integer labels, got dtype {y.dtype}")
-    if len(y) and (y.min() < 0 or y.max() >= lp.shape[1]):
-        raise ValueError(f"y must hold integer labels in [0, {lp.shape[1] - 1}], got {y.min()}..{y.max()}")
-    return y
-
-
 def cross_entropy(logits: Any, y: Any) -> np.ndarray:
     """Per-example loss l(f(x_i), y_i) = -log softmax(f(x_i))[y_i], in NumPy (float64)."""
     lp = log_softmax(logits)
-    y = _labels(y, lp)
+    y = check_labels(y, "y", n=len(lp), num_classes=lp.shape[1])
     return -lp[np.arange(len(lp)), y]
 
 
 def empirical_loss(logits: Any, y: Any) -> float:
     """The article's L = 1/N sum_i l(f(x_i), y_i) with l the cross-entropy."""
-    per = cross_entropy(logits, y)
-    if per.size == 0:
-        raise ValueError("the empirical loss of an empty batch is undefined (N = 0)")
-    return float(per.mean())
+    return float(cross_entropy(logits, y).mean())  # an empty batch (N = 0) is refused there
 
 
 def logit_gradient(logits: Any, y: Any) -> np.ndarray:
@@ -71,7 +64,7 @@ def logit_gradient(logits: Any, y: Any) -> np.ndarray:
     is computed from logits (from clipped probabilities it can be exactly 0).
     """
     lp = log_softmax(logits)
-    y = _labels(y, lp)
+    y = check_labels(y, "y", n=len(lp), num_classes=lp.shape[1])
     grad = np.exp(lp)
     grad[np.arange(len(lp)), y] -= 1.0
     return grad
@@ -79,6 +72,8 @@ def logit_gradient(logits: Any, y: Any) -> np.ndarray:
 
 def gradient_sign(model: keras.Model, x: Any, y: Any) -> np.ndarray:
     """sign(d l / d x): the L-inf steepest-ascent direction FGSM steps along."""
+    x = check_array(x, "x", min_ndim=2)
+    y = check_labels(y, "y", n=len(x), num_classes=check_classifier(model))
     _, g = backend.input_gradient(model, x, y)
     return np.sign(g).astype("float32")
 
@@ -90,17 +85,25 @@ def first_order_change(grad: Any, delta: Any) -> np.ndarray:
     the largest value, ``eps * ||grad||_1``, is reached at ``delta = eps * sign(grad)``
     (Goodfellow, Shlens & Szegedy 2015, "Explaining and Harnessing Adversarial Examples").
     """
-    g = np.asarray(grad, dtype="float64")
-    d = np.asarray(delta, dtype="float64")
-    if g.shape != d.shape or g.ndim < 1:
-        raise ValueError(f"grad and delta must be batches of one shape, got {g.shape} and {d.shape}")
+    g = check_array(grad, "grad", dtype="float64")
+    d = check_array(delta, "delta", dtype="float64")
+    if g.shape != d.shape:
+        raise ValueError(
+            f"grad and delta must be batches of one shape, got {g.shape} and {d.shape}"
+        )
     return (g * d).reshape(len(g), -1).sum(axis=1)
 
 
 def random_sign(shape: tuple[int, ...], *, seed: int | None = None) -> np.ndarray:
     """A random direction of the same L-inf size as a gradient sign (entries +-1)."""
-    rng = np.random.default_rng(seed)
-    return rng.choice(np.array([-1.0, 1.0], dtype="float32"), size=shape)
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in shape
+    ):
+        raise TypeError(f"shape must be a tuple of ints, got {shape!r}")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"shape must hold sizes >= 0, got {shape!r}")
+    rng = np.random.default_rng(check_seed(seed))
+    return rng.choice(np.array([-1.0, 1.0], dtype="float32"), size=tuple(shape))
 
 
 def loss_along(
@@ -116,19 +119,17 @@ def loss_along(
 
     Inputs are clipped to the valid range, as an attacker's inputs must be.
     """
-    x = np.asarray(x, dtype="float32")
-    d = np.asarray(direction, dtype="float32")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
-    if np.shape(y) != (len(x),):
-        raise ValueError(f"y must have shape ({len(x)},) to match x, got {np.shape(y)}")
+    x = check_array(x, "x", min_ndim=2)
+    y = check_labels(y, "y", n=len(x), num_classes=check_classifier(model))
+    d = check_array(direction, "direction")
     if d.shape != x.shape:
         raise ValueError(f"direction must have x's shape {x.shape}, got {d.shape}")
-    ts = np.asarray(ts, dtype="float32").ravel()
-    if ts.size == 0 or not np.all(np.isfinite(ts)):
-        raise ValueError("ts must be a non-empty array of finite step sizes")
+    ts = check_array(
+        np.ravel(ts) if isinstance(ts, (list, tuple, np.ndarray)) else ts, "ts", ndim=1
+    )
+    lo, hi = check_clip(clip) if clip is not None else (None, None)
     batch = np.concatenate([x + t * d for t in ts])
     if clip is not None:
-        batch = np.clip(batch, *clip)
+        batch = np.clip(batch, lo, hi)
     z = models.predict_logits(model, batch)
-    return cross_entropy(z, np.tile(np.asarray(y), len(ts))).reshape(len(ts), len(x))
+    return cross_entropy(z, np.tile(y, len(ts))).reshape(len(ts), len(x))

@@ -32,6 +32,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from modelsec_edu.validation import check_array, check_float, check_int, check_labels, check_model
+
 __all__ = [
     "Detection",
     "activation_clustering",
@@ -71,11 +73,9 @@ def _layer_index(model: keras.Model, layer: Any) -> int:
         if layer not in names:
             raise ValueError(f"unknown layer {layer!r}; this model's layers are {names}")
         return names.index(layer)
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)):
         raise TypeError(f"layer must be a layer name or index, got {type(layer).__name__}")
-    if not -len(names) <= layer < len(names):
-        raise ValueError(f"layer index must be in [{-len(names)}, {len(names) - 1}], got {layer}")
-    return int(layer) % len(names)
+    return check_int(layer, "layer", min=-len(names), max=len(names) - 1) % len(names)
 
 
 def features(model: keras.Model, x: Any, *, layer: Any = -2, batch_size: int = 512) -> np.ndarray:
@@ -84,11 +84,9 @@ def features(model: keras.Model, x: Any, *, layer: Any = -2, batch_size: int = 5
     Works for models whose layers run one after the other (``Sequential``,
     or a functional chain such as the course's models).
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    x = np.asarray(x, dtype="float32")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
+    check_model(model)
+    x = check_array(x, "x", min_ndim=2)
+    batch_size = check_int(batch_size, "batch_size", min=1)
     stop = _layer_index(model, layer)
     chain = model.layers[: stop + 1]
     out = []
@@ -101,16 +99,13 @@ def features(model: keras.Model, x: Any, *, layer: Any = -2, batch_size: int = 5
 
 
 def _check_features(feats: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
-    feats = np.asarray(feats, dtype="float64")
-    labels = np.asarray(labels)
-    if feats.ndim != 2:
-        raise ValueError(f"features must be a 2-D (n, d) array, got shape {feats.shape}")
-    if labels.shape != (len(feats),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be {len(feats)} integer labels, got shape {labels.shape} dtype {labels.dtype}")
-    return feats, labels
+    feats = check_array(feats, "features", ndim=2, dtype="float64")
+    return feats, check_labels(labels, "labels", n=len(feats))
 
 
-def spectral_signatures(features: Any, labels: Any, *, eps: float = 0.05, classes: Any = None) -> Detection:
+def spectral_signatures(
+    features: Any, labels: Any, *, eps: float = 0.05, classes: Any = None
+) -> Detection:
     """Spectral signatures (Tran et al. 2018, "Spectral Signatures in Backdoor Attacks").
 
     In each class: centre the features, take their top right singular vector
@@ -131,9 +126,15 @@ def spectral_signatures(features: Any, labels: Any, *, eps: float = 0.05, classe
     from threadpoolctl import threadpool_limits
 
     feats, labels = _check_features(features, labels)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps <= 1 / 1.5:
-        raise ValueError(f"eps must be a number in [0, 2/3], got {eps!r}")
-    classes = sorted(set(labels.tolist())) if classes is None else [int(c) for c in classes]
+    eps = check_float(eps, "eps", min=0, max=1 / 1.5)
+    if classes is None:
+        classes = sorted(set(labels.tolist()))
+    elif isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(
+            f"classes must be a sequence of class indices or None, got {type(classes).__name__}"
+        )
+    else:
+        classes = [check_int(c, "classes", min=0) for c in classes]
     scores = np.zeros(len(feats))
     flagged, details = [], {}
     for c in classes:
@@ -148,7 +149,10 @@ def spectral_signatures(features: Any, labels: Any, *, eps: float = 0.05, classe
         k = int(round(1.5 * eps * len(sel)))
         if k:
             flagged.append(sel[np.argsort(sc)[-k:]])
-        details[c] = {"removed": k, "top_singular_share": float(s[0] ** 2 / max(np.sum(s**2), 1e-12))}
+        details[c] = {
+            "removed": k,
+            "top_singular_share": float(s[0] ** 2 / max(np.sum(s**2), 1e-12)),
+        }
     flagged = np.sort(np.concatenate(flagged)) if flagged else np.array([], dtype=int)
     return Detection(flagged.astype(int), scores, classes, details)
 
@@ -185,10 +189,9 @@ def activation_clustering(
     from threadpoolctl import threadpool_limits
 
     feats, labels = _check_features(features, labels)
-    if isinstance(max_size, bool) or not isinstance(max_size, (int, float)) or not 0 < max_size < 0.5:
-        raise ValueError(f"max_size must be a number in (0, 0.5), got {max_size!r}")
-    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
-        raise ValueError(f"dims must be an int >= 1, got {dims!r}")
+    max_size = check_float(max_size, "max_size", min=0, max=0.5, min_open=True, max_open=True)
+    dims = check_int(dims, "dims", min=1)
+    seed = check_int(seed, "seed", min=0)
     scores = np.zeros(len(feats))
     flagged, suspicious, details, clusters = [], [], {}, {}
     # One thread: on a busy machine k-means' thread pool fights the backend's (50x slower).
@@ -203,7 +206,11 @@ def activation_clustering(
             counts = np.bincount(cluster, minlength=2)
             small = int(np.argmin(counts))
             size = float(counts[small] / len(sel))
-            sil = silhouette_score(z, cluster, sample_size=min(len(sel), 2000), random_state=seed) if min(counts) else 0.0
+            sil = (
+                silhouette_score(z, cluster, sample_size=min(len(sel), 2000), random_state=seed)
+                if min(counts)
+                else 0.0
+            )
             details[c] = {"relative_size": size, "silhouette": float(sil)}
             clusters[c] = sel[cluster == small]
             if size <= max_size:
@@ -214,7 +221,9 @@ def activation_clustering(
     return Detection(flagged.astype(int), scores, suspicious, details, clusters)
 
 
-def exclusionary_reclassification(detection: Detection, x: Any, labels: Any, *, neighbours: int = 5) -> Detection:
+def exclusionary_reclassification(
+    detection: Detection, x: Any, labels: Any, *, neighbours: int = 5
+) -> Detection:
     """Keep only the clusters that a classifier which never saw them assigns to another class.
 
     Chen et al.'s confirmation step: a poison cluster (3s with a trigger,
@@ -234,21 +243,37 @@ def exclusionary_reclassification(detection: Detection, x: Any, labels: Any, *, 
     from sklearn.neighbors import KNeighborsClassifier
     from threadpoolctl import threadpool_limits
 
-    x = np.asarray(x, dtype="float32").reshape(len(x), -1)
-    labels = np.asarray(labels)
-    if labels.shape != (len(x),):
-        raise ValueError(f"labels must have shape ({len(x)},), got {labels.shape}")
+    if not isinstance(detection, Detection):
+        raise TypeError(
+            f"detection must be a Detection (from activation_clustering), got {type(detection).__name__}"
+        )
+    x = check_array(x, "x", min_ndim=2)
+    x = x.reshape(len(x), -1)
+    labels = check_labels(labels, "labels", n=len(x))
+    neighbours = check_int(neighbours, "neighbours", min=1)
+    if any(len(detection.clusters.get(c, ())) == 0 for c in detection.classes):
+        raise ValueError(
+            "detection must come from activation_clustering (each of its classes needs a cluster)"
+        )
+    if any(np.max(detection.clusters[c]) >= len(x) for c in detection.classes):
+        raise ValueError(f"detection was made on a larger set than x ({len(x)} samples)")
     confirmed, flagged, details = [], [], {c: dict(d) for c, d in detection.details.items()}
     scores = np.zeros(len(x))
     with threadpool_limits(limits=1):
         for c in detection.classes:
             hit = detection.clusters[c]
             rest = np.setdiff1d(np.arange(len(x)), hit)
-            vote = KNeighborsClassifier(n_neighbors=neighbours).fit(x[rest], labels[rest]).predict(x[hit])
+            vote = (
+                KNeighborsClassifier(n_neighbors=neighbours)
+                .fit(x[rest], labels[rest])
+                .predict(x[hit])
+            )
             counts = np.bincount(vote, minlength=int(labels.max()) + 1)
             label_share = counts[c] / len(hit)
             other_share = np.delete(counts, c).max() / len(hit)
-            details[c].update({"label_share": float(label_share), "top_other_share": float(other_share)})
+            details[c].update(
+                {"label_share": float(label_share), "top_other_share": float(other_share)}
+            )
             if label_share < other_share:
                 confirmed.append(c)
                 flagged.append(hit)
@@ -265,11 +290,9 @@ def evaluate(flagged: Any, poison_idx: Any, n: int) -> dict[str, float]:
         poison_idx: indices that really are poisons.
         n: the size of the training set.
     """
-    flagged = np.unique(np.asarray(flagged, dtype=int))
-    poison = np.unique(np.asarray(poison_idx, dtype=int))
-    for name, idx in (("flagged", flagged), ("poison_idx", poison)):
-        if len(idx) and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"{name} must be indices in [0, {n - 1}]")
+    n = check_int(n, "n", min=1)
+    flagged = np.unique(_indices(flagged, "flagged", n))
+    poison = np.unique(_indices(poison_idx, "poison_idx", n))
     hits = len(np.intersect1d(flagged, poison))
     n_clean = n - len(poison)
     return {
@@ -280,16 +303,36 @@ def evaluate(flagged: Any, poison_idx: Any, n: int) -> dict[str, float]:
     }
 
 
+def _indices(idx: Any, name: str, n: int) -> np.ndarray:
+    """Integer sample indices in ``[0, n)``, or a boolean mask of length ``n`` read as the indices it marks."""
+    if idx is None or isinstance(idx, (str, bytes)):
+        raise TypeError(f"{name} must be an array of sample indices, got {type(idx).__name__}")
+    arr = np.asarray(idx)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ValueError(f"{name} as a boolean mask must have shape ({n},), got {arr.shape}")
+        return np.flatnonzero(arr)
+    if arr.size == 0:
+        return np.zeros(0, dtype=int)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must hold integer indices (or be a boolean mask), got dtype {arr.dtype}"
+        )
+    if arr.ndim != 1 or arr.min() < 0 or arr.max() >= n:
+        raise ValueError(f"{name} must be 1-D indices in [0, {n - 1}], got shape {arr.shape}")
+    return arr.astype(int)
+
+
 def sanitize(x: Any, y: Any, flagged: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop the flagged samples: returns ``(x_kept, y_kept, kept_idx)`` as new arrays."""
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    """Drop the flagged samples: returns ``(x_kept, y_kept, kept_idx)`` as new arrays.
+
+    ``flagged`` holds integer indices (``Detection.flagged``) or is a boolean
+    mask of length ``len(x)``, True for the samples to drop.
+    """
+    x = check_array(x, "x", dtype=None, min_ndim=2)
+    y = check_labels(y, "y", n=len(x))
     drop = np.zeros(len(x), dtype=bool)
-    flagged = np.asarray(flagged, dtype=int)
-    if len(flagged) and (flagged.min() < 0 or flagged.max() >= len(x)):
-        raise ValueError(f"flagged must be indices in [0, {len(x) - 1}]")
-    drop[flagged] = True
+    drop[_indices(flagged, "flagged", len(x))] = True
     keep = np.flatnonzero(~drop)
     return x[keep].copy(), y[keep].copy(), keep
 
@@ -298,9 +341,8 @@ def projection_2d(features: Any, *, seed: int = 0) -> np.ndarray:
     """The first two principal components of some features, for a scatter plot: ``(n, 2)``."""
     from sklearn.decomposition import PCA
 
-    feats = np.asarray(features, dtype="float64")
-    if feats.ndim != 2 or len(feats) < 2:
-        raise ValueError(f"features must be a 2-D array of at least two rows, got shape {feats.shape}")
+    feats = check_array(features, "features", ndim=2, dtype="float64", min_len=2)
+    seed = check_int(seed, "seed", min=0)
     k = min(2, feats.shape[1])
     z = PCA(n_components=k, random_state=seed).fit_transform(feats)
     return z if k == 2 else np.column_stack([z, np.zeros(len(z))])

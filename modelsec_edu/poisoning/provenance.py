@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from modelsec_edu.validation import check_array, check_labels
+
 __all__ = ["changed_samples", "dataset_digest", "sample_digests"]
 
 
 def _check(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim < 1 or y.ndim != 1 or len(x) != len(y):
-        raise ValueError(f"x must be a batch and y its 1-D labels of the same length, got shapes {x.shape} and {y.shape}")
-    return x, y
+    x = check_array(x, "x", dtype=None, finite=False)  # any numeric sample can be hashed, NaN too
+    return x, check_labels(y, "y", n=len(x))
 
 
 def sample_digests(x: Any, y: Any) -> np.ndarray:
@@ -56,8 +56,16 @@ def changed_samples(x: Any, y: Any, digests: Any) -> np.ndarray:
     Raises ValueError when the number of samples changed: then samples were
     added or removed, and positions no longer line up.
     """
-    digests = np.asarray(digests)
+    digests = (
+        np.asarray(digests)
+        if not isinstance(digests, (str, bytes)) and digests is not None
+        else None
+    )
+    if digests is None or digests.dtype.kind != "U":
+        raise TypeError("digests must be the array of hex strings that sample_digests returned")
     now = sample_digests(x, y)
     if now.shape != digests.shape:
-        raise ValueError(f"the set has {len(now)} samples but {len(digests)} digests were recorded: samples were added or removed")
+        raise ValueError(
+            f"the set has {len(now)} samples but {len(digests)} digests were recorded: samples were added or removed"
+        )
     return np.flatnonzero(now != digests)

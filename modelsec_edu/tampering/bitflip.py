@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend, models
+from modelsec_edu.validation import check_array, check_float, check_int, check_labels, check_seed
 
 from .quantize import dequantize, int8_bits, quantize, quantize_array
 from .weights import weight_names
@@ -34,7 +35,6 @@ __all__ = [
     "flip_bits",
     "random_bit_flips",
 ]
-
 
 
 @dataclass(frozen=True)
@@ -59,22 +59,13 @@ class BitFlip:
 # --------------------------------------------------------------------------- int8 arithmetic
 
 
-def _check_bit(bit: Any) -> int:
-    if isinstance(bit, bool) or not isinstance(bit, (int, np.integer)):
-        raise TypeError(f"bit must be an int in [0, 7], got {type(bit).__name__}")
-    if not 0 <= bit <= 7:
-        raise ValueError(f"bit must be in [0, 7] (0 = least significant, 7 = sign), got {bit}")
-    return int(bit)
-
-
 def flip_bit(q: np.ndarray, index: int, bit: int) -> np.ndarray:
     """A copy of the int8 array ``q`` with bit ``bit`` of element ``index`` (flat) inverted."""
-    q = np.asarray(q)
+    q = check_array(q, "q", dtype=None, min_len=0)
     if q.dtype != np.int8:
         raise TypeError(f"q must be an int8 array, got dtype {q.dtype}")
-    bit = _check_bit(bit)
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < q.size:
-        raise ValueError(f"index must be an int in [0, {q.size - 1}], got {index!r}")
+    bit = check_int(bit, "bit", min=0, max=7)  # 0 = least significant, 7 = sign
+    index = check_int(index, "index", min=0, max=q.size - 1)
     out = q.copy()
     flat = out.reshape(-1).view(np.uint8)
     flat[index] ^= np.uint8(1 << bit)
@@ -104,12 +95,16 @@ class _Int8Model:
             self.scales.append(s)
 
     def locate(self, layer: Any) -> int:
-        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
-            if not 0 <= layer < len(self.names):
-                raise ValueError(f"layer index must be in [0, {len(self.names) - 1}], got {layer}")
-            return int(layer)
+        if isinstance(layer, (int, np.integer, bool)):
+            return check_int(layer, "layer", min=0, max=len(self.names) - 1)
+        if not isinstance(layer, str):
+            raise TypeError(
+                f"layer must be a weight tensor's name or position, got {type(layer).__name__}"
+            )
         if layer not in self.names:
-            raise ValueError(f"unknown layer {layer!r}; this model's weight tensors are {self.names}")
+            raise ValueError(
+                f"unknown layer {layer!r}; this model's weight tensors are {self.names}"
+            )
         return self.names.index(layer)
 
     def set(self, t: int, q: np.ndarray) -> None:
@@ -127,15 +122,10 @@ def _evaluator(eval_data: Any):
     if eval_data is None:
         return lambda model: None
     if not isinstance(eval_data, (tuple, list)) or len(eval_data) != 2:
-        raise TypeError("eval_data must be an (x, y) pair or None")
-    x, y = eval_data
+        raise TypeError(f"eval_data must be an (x, y) pair or None, got {type(eval_data).__name__}")
+    x = check_array(eval_data[0], "eval_data x", min_ndim=2)
+    y = check_labels(eval_data[1], "eval_data y", n=len(x))
     return lambda model: models.accuracy(model, x, y)
-
-
-def _check_flips(flips: Any) -> int:
-    if isinstance(flips, bool) or not isinstance(flips, (int, np.integer)) or flips < 0:
-        raise ValueError(f"flips must be an int >= 0, got {flips!r}")
-    return int(flips)
 
 
 # --------------------------------------------------------------------------- the attacks
@@ -156,6 +146,10 @@ def flip_bits(
     Returns:
         ``(new_model, log)``.
     """
+    if isinstance(flips, (str, bytes)) or not isinstance(flips, Sequence):
+        raise TypeError(
+            f"flips must be a list of (layer, index, bit) triples, got {type(flips).__name__}"
+        )
     state = _Int8Model(model)
     acc = _evaluator(eval_data)
     log = []
@@ -164,9 +158,8 @@ def flip_bits(
             raise TypeError(f"each flip must be a (layer, index, bit) triple, got {entry!r}")
         layer, index, bit = entry
         t = state.locate(layer)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < state.q[t].size:
-            raise ValueError(f"index for {state.names[t]} must be in [0, {state.q[t].size - 1}], got {index!r}")
-        log.append(state.commit(t, int(index), _check_bit(bit), acc))
+        index = check_int(index, f"index (into {state.names[t]})", min=0, max=state.q[t].size - 1)
+        log.append(state.commit(t, index, check_int(bit, "bit", min=0, max=7), acc))
     return state.model, log
 
 
@@ -178,7 +171,8 @@ def random_bit_flips(
     Every weight is equally likely (so large tensors get most flips) and
     every one of its eight bits too; no bit is flipped twice.
     """
-    flips = _check_flips(flips)
+    flips = check_int(flips, "flips", min=0)
+    seed = check_seed(seed)
     state = _Int8Model(model)
     acc = _evaluator(eval_data)
     sizes = np.array([q.size for q in state.q])
@@ -207,7 +201,9 @@ def _per_sample_loss(model: keras.Model):
     call = backend.compiled(model, ("bitflip_loss",), make)
 
     def loss(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)))
+        return keras.ops.convert_to_numpy(
+            call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y))
+        )
 
     return loss
 
@@ -257,19 +253,19 @@ def bit_flip_attack(
     Returns:
         ``(new_model, log)``, one :class:`BitFlip` per flip, in order.
     """
-    flips = _check_flips(flips)
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-        raise ValueError(f"candidates must be an int >= 1, got {candidates!r}")
-    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
-        raise ValueError(f"cap must be a positive number, got {cap!r}")
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y).astype("int32")
-    if x.ndim < 2 or len(x) == 0 or y.shape != (len(x),):
-        raise ValueError(f"x must be a non-empty batch and y its labels, got shapes {x.shape} and {y.shape}")
+    flips = check_int(flips, "flips", min=0)
+    candidates = check_int(candidates, "candidates", min=1)
+    batch_size = check_int(batch_size, "batch_size", min=1)
+    cap = check_float(cap, "cap", min=0, min_open=True)
+    seed = check_seed(seed)
+    state = _Int8Model(model)  # validates `model`
+    x = check_array(x, "x", min_ndim=2)
+    y = check_labels(y, "y", n=len(x), num_classes=int(state.model.outputs[0].shape[-1])).astype(
+        "int32"
+    )
     if len(x) > batch_size:
         keep = np.sort(np.random.default_rng(seed).choice(len(x), size=batch_size, replace=False))
         x, y = x[keep], y[keep]
-    state = _Int8Model(model)
     acc = _evaluator(eval_data if eval_data is not None else (x, y))
     per_sample = _per_sample_loss(state.model)
     log: list[BitFlip] = []

@@ -12,7 +12,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from .weights import _check_model, clone
+from modelsec_edu.validation import check_array, check_float, check_int, check_model
+
+from .weights import clone
 
 __all__ = ["QMAX", "dequantize", "int8_bits", "quantize", "quantize_array"]
 
@@ -24,29 +26,28 @@ def quantize_array(w: Any, *, scale: float | None = None) -> tuple[np.ndarray, f
 
     ``scale`` defaults to ``max|w| / 127`` so the largest weight maps to +-127.
     """
-    w = np.asarray(w, dtype="float64")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("cannot quantise weights that are not finite")
+    w = check_array(w, "w", dtype="float64", min_len=0)  # NaN or inf: ValueError
     if scale is None:
         top = float(np.abs(w).max()) if w.size else 0.0
         scale = top / QMAX if top > 0 else 1.0
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale}")
+    scale = check_float(scale, "scale", min=0, min_open=True)
     q = np.clip(np.rint(w / scale), -QMAX - 1, QMAX).astype(np.int8)
     return q, float(scale)
 
 
 def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
     """The float32 weights an int8 tensor stands for."""
-    return (np.asarray(q, dtype=np.int8).astype("float64") * scale).astype("float32")
+    q = check_array(q, "q", dtype=None, min_len=0)
+    if q.dtype != np.int8:
+        raise TypeError(f"q must be an int8 array (from quantize_array), got dtype {q.dtype}")
+    scale = check_float(scale, "scale", min=0, min_open=True)
+    return (q.astype("float64") * scale).astype("float32")
 
 
 def int8_bits(value: int) -> str:
     """An int8 value's eight bits in two's complement, most significant first (``-1 -> '11111111'``)."""
-    if not -128 <= int(value) <= 127:
-        raise ValueError(f"an int8 value is in [-128, 127], got {value}")
-    return format(int(value) & 0xFF, "08b")
-
+    value = check_int(value, "value", min=-128, max=127)
+    return format(value & 0xFF, "08b")
 
 
 def quantize(model: keras.Model) -> keras.Model:
@@ -58,7 +59,7 @@ def quantize(model: keras.Model) -> keras.Model:
     Each weight moves by at most half a step ``s / 2``.  Quantising twice
     changes nothing.
     """
-    _check_model(model)
+    check_model(model)
     new = clone(model)
     for var in new.trainable_variables:
         q, scale = quantize_array(keras.ops.convert_to_numpy(var))

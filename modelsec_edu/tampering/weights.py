@@ -24,6 +24,16 @@ from typing import Any
 import keras
 import numpy as np
 
+from modelsec_edu.validation import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_model,
+    check_seed,
+)
+
 __all__ = [
     "canary_check",
     "clone",
@@ -36,22 +46,10 @@ __all__ = [
     "weight_statistics",
 ]
 
-def _check_model(model: Any) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return float(value)
-
 
 def clone(model: keras.Model) -> keras.Model:
     """A new model with the same architecture and a copy of the weights."""
-    _check_model(model)
+    check_model(model)
     copy = keras.models.clone_model(model)
     copy.set_weights([np.array(w, copy=True) for w in model.get_weights()])
     return copy
@@ -59,9 +57,12 @@ def clone(model: keras.Model) -> keras.Model:
 
 def weight_names(model: keras.Model) -> list[str]:
     """Names of the trainable weights, ``"layer/kernel"`` style, in ``model.trainable_variables`` order."""
-    _check_model(model)
+    check_model(model)
     prefix = model.name + "/"
-    return [v.path[len(prefix) :] if v.path.startswith(prefix) else v.path for v in model.trainable_variables]
+    return [
+        v.path[len(prefix) :] if v.path.startswith(prefix) else v.path
+        for v in model.trainable_variables
+    ]
 
 
 # --------------------------------------------------------------------------- random change
@@ -75,14 +76,16 @@ def noisy_weights(
     With ``relative=True`` the noise of each array has standard deviation
     ``scale * std(array)``, so one ``scale`` means the same for every layer.
     """
-    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)):
-        raise TypeError(f"scale must be a number, got {type(scale).__name__}")
-    if not (np.isfinite(scale) and scale >= 0):
-        raise ValueError(f"scale must be finite and >= 0, got {scale}")
-    rng = np.random.default_rng(seed)
+    scale = check_float(scale, "scale", min=0)
+    relative = check_bool(relative, "relative")
+    rng = np.random.default_rng(check_seed(seed))
+    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+        raise TypeError(
+            f"weights must be a list of arrays (model.get_weights()), got {type(weights).__name__}"
+        )
     out = []
     for w in weights:
-        w = np.asarray(w)
+        w = check_array(w, "weights", dtype=None, min_len=0)
         sd = scale * (float(w.std()) if relative else 1.0)
         out.append((w + rng.normal(0.0, sd, size=w.shape)).astype(w.dtype) if sd > 0 else w.copy())
     return out
@@ -92,23 +95,27 @@ def perturb_weights(
     model: keras.Model, *, scale: float, seed: int | None = None, relative: bool = True
 ) -> keras.Model:
     """A copy of ``model`` whose weights carry Gaussian noise (see :func:`noisy_weights`)."""
+    check_model(model)
+    scale, relative = check_float(scale, "scale", min=0), check_bool(relative, "relative")
     new = clone(model)
     new.set_weights(noisy_weights(model.get_weights(), scale=scale, seed=seed, relative=relative))
     return new
 
 
-def prune(model: keras.Model, *, fraction: float, method: str = "magnitude", seed: int | None = None) -> keras.Model:
+def prune(
+    model: keras.Model, *, fraction: float, method: str = "magnitude", seed: int | None = None
+) -> keras.Model:
     """A copy of ``model`` with a ``fraction`` of each kernel's weights set to zero.
 
     ``method="magnitude"`` zeroes the smallest weights (the usual compression
     step, Han et al. 2015); ``"random"`` zeroes weights drawn at random, the
     benign fault.  Biases are kept.
     """
-    fraction = _check_fraction("fraction", fraction)
-    if method not in ("magnitude", "random"):
-        raise ValueError(f"method must be 'magnitude' or 'random', got {method!r}")
+    check_model(model)
+    fraction = check_float(fraction, "fraction", min=0, max=1)
+    method = check_choice(method, "method", ("magnitude", "random"))
+    rng = np.random.default_rng(check_seed(seed))
     new = clone(model)
-    rng = np.random.default_rng(seed)
     for var in new.trainable_variables:
         w = keras.ops.convert_to_numpy(var)
         if w.ndim < 2:
@@ -117,7 +124,11 @@ def prune(model: keras.Model, *, fraction: float, method: str = "magnitude", see
         if k == 0:
             continue
         flat = w.ravel().copy()
-        order = np.argsort(np.abs(flat), kind="stable") if method == "magnitude" else rng.permutation(w.size)
+        order = (
+            np.argsort(np.abs(flat), kind="stable")
+            if method == "magnitude"
+            else rng.permutation(w.size)
+        )
         flat[order[:k]] = 0
         var.assign(flat.reshape(w.shape))
     return new
@@ -154,19 +165,32 @@ def trojan_finetune(
     """
     from modelsec_edu import models, poisoning
 
-    _check_model(model)
+    check_model(model)
+    learning_rate = check_float(learning_rate, "learning_rate", min=0, min_open=True)
+    epochs = check_int(epochs, "epochs", min=1)
+    batch_size = check_int(batch_size, "batch_size", min=1)
     x_p, y_p, idx = poisoning.badnets(x, y, target=target, rate=rate, seed=seed, **trigger_options)
     x_ft = np.concatenate([np.asarray(x, dtype=x_p.dtype), x_p[idx]])
     y_ft = np.concatenate([np.asarray(y), y_p[idx]])
     new = clone(model)
-    models.fit(new, x_ft, y_ft, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, progress=False)
+    models.fit(
+        new,
+        x_ft,
+        y_ft,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        progress=False,
+    )
     return new
 
 
 # --------------------------------------------------------------------------- detection by behaviour
 
 
-def canary_check(model: keras.Model, x: Any, y: Any, *, expected: float, tolerance: float = 0.01) -> tuple[bool, float]:
+def canary_check(
+    model: keras.Model, x: Any, y: Any, *, expected: float, tolerance: float = 0.01
+) -> tuple[bool, float]:
     """Accuracy on a held-out *canary* set, compared with the accuracy recorded at release.
 
     Returns ``(ok, accuracy)``; ``ok`` is False when the accuracy fell by more
@@ -175,14 +199,16 @@ def canary_check(model: keras.Model, x: Any, y: Any, *, expected: float, toleran
     """
     from modelsec_edu import models
 
-    expected = _check_fraction("expected", expected)
-    tolerance = _check_fraction("tolerance", tolerance)
+    check_model(model)
+    expected = check_float(expected, "expected", min=0, max=1)
+    tolerance = check_float(tolerance, "tolerance", min=0, max=1)
     acc = models.accuracy(model, x, y)
     return acc >= expected - tolerance, acc
 
 
 def weight_statistics(model: keras.Model) -> dict[str, dict[str, float]]:
     """Per weight tensor: mean, standard deviation, min, max, and the largest |w|."""
+    check_model(model)
     out = {}
     for name, var in zip(weight_names(model), model.trainable_variables):
         w = keras.ops.convert_to_numpy(var).astype("float64")
@@ -198,11 +224,16 @@ def weight_statistics(model: keras.Model) -> dict[str, dict[str, float]]:
 
 def weight_diff(before: keras.Model, after: keras.Model) -> dict[str, dict[str, float]]:
     """Per weight tensor: how many weights differ and the largest change, between two models."""
-    names = weight_names(before)
-    if [tuple(v.shape) for v in before.trainable_variables] != [tuple(v.shape) for v in after.trainable_variables]:
-        raise ValueError("the two models must have the same architecture (same weight shapes)")
+    names = weight_names(check_model(before, "before"))
+    check_model(after, "after")
+    if [tuple(v.shape) for v in before.trainable_variables] != [
+        tuple(v.shape) for v in after.trainable_variables
+    ]:
+        raise ValueError("before and after must have the same architecture (same weight shapes)")
     out = {}
     for name, a, b in zip(names, before.trainable_variables, after.trainable_variables):
-        d = keras.ops.convert_to_numpy(b).astype("float64") - keras.ops.convert_to_numpy(a).astype("float64")
+        d = keras.ops.convert_to_numpy(b).astype("float64") - keras.ops.convert_to_numpy(a).astype(
+            "float64"
+        )
         out[name] = {"changed": int(np.count_nonzero(d)), "max_change": float(np.abs(d).max())}
     return out
