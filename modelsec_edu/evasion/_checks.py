@@ -86,30 +86,6 @@ def prepare(model: Any, x: Any, y: Any, clip: Any, mask: Any):
     return x, y.astype("int32"), lo, hi, np.ascontiguousarray(m)
 
 
-# Deprecated shims for modules written before the one validation module; use
-# modelsec_edu.validation (check_float, check_int, check_choice, check_seed).
-def finite_nonneg(name: str, value: Any) -> float:
-    from modelsec_edu.validation import check_float
-
-    return check_float(value, name, min=0)
-
-
-def positive_int(name: str, value: Any) -> int:
-    from modelsec_edu.validation import check_int
-
-    return check_int(value, name, min=1)
-
-
-def norm_name(norm: Any, allowed: tuple[str, ...] = NORMS) -> str:
-    return check_choice(norm, "norm", allowed)
-
-
-def seed_value(seed: Any) -> int | None:
-    from modelsec_edu.validation import check_seed
-
-    return check_seed(seed)
-
-
 def pad_batches(n: int, batch_size: int):
     """Yield ``(start, k)`` slices; callers pad short batches to one shape (one trace)."""
     for start in range(0, n, batch_size):
