@@ -14,7 +14,7 @@ import numpy as np
 
 from modelsec_edu import outlook
 
-from ._learner import Failed, call, check_option, verdict
+from ._core import Failed, call, check_option, verdict
 
 __all__ = ["check_pareto", "check_pin_fits", "check_scenario", "check_why_labels_only"]
 
