@@ -24,3 +24,42 @@ from modelsec_edu import exercises as ex
 def test_checks_print_a_verdict_and_return_it(capsys, call, result, marker):
     assert call() is result
     assert marker in capsys.readouterr().out
+
+
+def _boom():
+    raise RuntimeError("kaboom")
+
+
+@pytest.mark.parametrize(
+    ("call", "result", "marker"),
+    [
+        (
+            lambda: ex.check_option(..., right="a", why={"b": "no"}, explain="e"),
+            False,
+            "Not answered",
+        ),
+        (lambda: ex.check_option(" A ", right="a", why={"b": "no"}, explain="yes!"), True, "yes!"),
+        (
+            lambda: ex.check_option("b", right="a", why={"b": "because"}, explain="e"),
+            False,
+            "because",
+        ),
+        (
+            lambda: ex.check_option("z", right="a", why={"b": "no"}, explain="e"),
+            False,
+            "not one of",
+        ),
+        (lambda: ex.verdict(lambda: None, len, success="fine"), True, "fine"),
+        (lambda: ex.verdict(lambda: "too long", len, success="fine"), False, "too long"),
+        (
+            lambda: ex.verdict(lambda: ex.call(_boom), _boom, success="fine"),
+            False,
+            "RuntimeError: kaboom",
+        ),
+        (lambda: ex.verdict(lambda: None, 3, success="fine"), False, "Expected a function"),
+        (lambda: ex.verdict(lambda: None, ..., success="fine"), False, "Not answered"),
+    ],
+)
+def test_choice_and_function_checks_print_a_verdict_and_return_it(capsys, call, result, marker):
+    assert call() is result
+    assert marker in capsys.readouterr().out

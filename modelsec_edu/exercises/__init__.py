@@ -20,6 +20,30 @@ The contract every chapter follows (issue 10 sets it):
 The primitives below are shared by the chapter modules.
 """
 
-from ._core import NO, OK, WAIT, answer_digest, check_choice, check_close, check_true
+from ._core import (
+    NO,
+    OK,
+    WAIT,
+    Failed,
+    answer_digest,
+    call,
+    check_choice,
+    check_close,
+    check_option,
+    check_true,
+    verdict,
+)
 
-__all__ = ["NO", "OK", "WAIT", "answer_digest", "check_choice", "check_close", "check_true"]
+__all__ = [
+    "NO",
+    "OK",
+    "WAIT",
+    "Failed",
+    "answer_digest",
+    "call",
+    "check_choice",
+    "check_close",
+    "check_option",
+    "check_true",
+    "verdict",
+]

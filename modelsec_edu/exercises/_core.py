@@ -4,18 +4,31 @@ Each check prints a clear verdict and returns True or False; it never raises
 on a wrong or missing answer, so a notebook with unanswered exercises still
 runs top to bottom.  Leave ``...`` (Ellipsis) or ``None`` for "not answered".
 
-Multiple-choice answers are compared by SHA-256 digest, so the notebook does
-not print the answer next to the question.
+Choice questions use :func:`check_option`, which lives beside the answer in
+the chapter's module and explains every wrong option.  (The older
+digest-based :func:`check_choice` remains only until no notebook uses it: a
+digest over a handful of options can be brute-forced.)  Function-writing
+checks run the learner's function through :func:`call` inside :func:`verdict`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["answer_digest", "check_choice", "check_close", "check_true"]
+__all__ = [
+    "Failed",
+    "answer_digest",
+    "call",
+    "check_choice",
+    "check_close",
+    "check_option",
+    "check_true",
+    "verdict",
+]
 
 OK = "\u2705"
 NO = "\u274c"
@@ -43,7 +56,9 @@ def check_choice(answer: Any, *, digest: str, hint: str = "") -> bool:
     return False
 
 
-def check_close(answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6, hint: str = "") -> bool:
+def check_close(
+    answer: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-6, hint: str = ""
+) -> bool:
     """Check a number or array against the expected value, within tolerances."""
     if _missing(answer):
         print(f"{WAIT} Not answered yet: replace ... with your code.")
@@ -74,4 +89,59 @@ def check_true(condition: Any, *, success: str = "Correct.", hint: str = "") -> 
         print(f"{OK} {success}")
         return True
     print(f"{NO} Not yet. {hint}".rstrip())
+    return False
+
+
+# ----------------------------------------------------------------- function-writing checks
+
+
+class Failed(Exception):
+    """Raised inside a check when the learner's function failed or returned the wrong kind."""
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the learner's ``fn``; a failure becomes :class:`Failed` with a readable message."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as err:  # the learner's code may fail in any way: report it, do not crash
+        raise Failed(f"your function raised {type(err).__name__}: {err}") from err
+
+
+def verdict(run: Callable[[], str | None], fn: Any, *, success: str) -> bool:
+    """Run a check body: it returns None when all is well, or a message saying what is wrong."""
+    if _missing(fn):
+        print(f"{WAIT} Not answered yet: replace ... with your code.")
+        return False
+    if not callable(fn):
+        print(f"{NO} Expected a function, got {type(fn).__name__}.")
+        return False
+    try:
+        problem = run()
+    except Failed as err:
+        problem = str(err)
+    if problem:
+        print(f"{NO} Not yet: {problem}")
+        return False
+    print(f"{OK} {success}")
+    return True
+
+
+def check_option(answer: Any, *, right: str, why: Mapping[str, str], explain: str) -> bool:
+    """A choice question: ``why`` says, for each wrong option, why it is wrong.
+
+    ``explain`` is printed with the right answer (why it is right).  Answers
+    are compared in lower case without surrounding spaces.
+    """
+    options = sorted([right, *why])
+    if _missing(answer):
+        print(f"{WAIT} Not answered yet: replace ... with your choice, one of {options}.")
+        return False
+    key = str(answer).strip().lower()
+    if key == right:
+        print(f"{OK} Correct. {explain}")
+        return True
+    if key in why:
+        print(f"{NO} Not {answer!r}: {why[key]}")
+        return False
+    print(f"{NO} {answer!r} is not one of the options {options}.")
     return False

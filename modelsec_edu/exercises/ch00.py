@@ -18,7 +18,7 @@ import numpy as np
 
 from modelsec_edu import data, runtime
 
-from ._learner import call, check_option, verdict
+from ._core import call, check_option, verdict
 
 __all__ = ["check_class_counts", "check_gpu", "check_pick_epochs", "check_quick_variable",
            "check_source", "check_subset"]  # fmt: skip

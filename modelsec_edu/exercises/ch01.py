@@ -18,7 +18,7 @@ import numpy as np
 from modelsec_edu import evasion, models
 
 from . import _fresh
-from ._learner import call, check_option, verdict
+from ._core import call, check_option, verdict
 
 __all__ = [
     "check_fgsm_accuracy",

@@ -18,7 +18,7 @@ from modelsec_edu import backend, evasion
 from modelsec_edu.models import loss
 
 from . import _fresh
-from ._learner import call, check_option, verdict
+from ._core import call, check_option, verdict
 
 __all__ = [
     "check_cross_entropy",

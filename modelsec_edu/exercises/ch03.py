@@ -21,8 +21,7 @@ from modelsec_edu import evasion
 from modelsec_edu.evasion import norms
 
 from . import _fresh
-from ._core import NO, OK, WAIT, _missing
-from ._learner import call, check_option, verdict
+from ._core import NO, OK, WAIT, _missing, call, check_option, verdict
 
 __all__ = [
     "check_checklist_ran",
