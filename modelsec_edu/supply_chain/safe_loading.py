@@ -23,8 +23,9 @@ import pickle
 import pickletools
 import zipfile
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
+
+from modelsec_edu.validation import check_bool, check_path
 
 __all__ = [
     "MIN_KERAS",
@@ -62,8 +63,13 @@ def pickle_opcodes(data: bytes) -> str:
     """The disassembly of a pickle: look for ``STACK_GLOBAL`` (import) and ``REDUCE`` (call)."""
     import io
 
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"data must be the bytes of a pickle, got {type(data).__name__}")
     out = io.StringIO()
-    pickletools.dis(data, out=out)
+    try:
+        pickletools.dis(data, out=out)
+    except (ValueError, EOFError, IndexError, KeyError) as exc:  # truncated or not a pickle at all
+        raise ValueError(f"data is not a complete pickle: {exc}") from None
     return out.getvalue()
 
 
@@ -90,11 +96,14 @@ def lambda_model(message: str = PAYLOAD):
 
 def lambda_code(path: str | os.PathLike) -> list[str]:
     """The base64 bytecode of every ``lambda`` stored in a ``.keras`` file's ``config.json``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    with zipfile.ZipFile(path) as z:
-        config = json.loads(z.read("config.json"))
+    path = check_path(path, "path", exists=True)
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not a readable .keras file ({type(exc).__name__}: {exc})"
+        ) from None
     found: list[str] = []
 
     def walk(node: Any) -> None:
@@ -118,9 +127,8 @@ def try_load(path: str | os.PathLike, *, safe_mode: bool = True) -> tuple[bool, 
     """
     import keras
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such model file: {path}")
+    path = check_path(path, "path", exists=True)
+    safe_mode = check_bool(safe_mode, "safe_mode")
     try:
         keras.saving.load_model(path, safe_mode=safe_mode)
     except ValueError as exc:
@@ -132,6 +140,10 @@ def check_keras(installed: str | None = None) -> tuple[bool, str]:
     """Is the installed Keras at least 3.13.2, the first release with every safe-mode fix the course knows of?"""
     from packaging.version import Version  # a dependency of matplotlib
 
+    if installed is not None and not isinstance(installed, str):
+        raise TypeError(
+            f"installed must be a version string such as '3.13.2' or None, got {installed!r}"
+        )
     installed = installed or version("keras")
     need = ".".join(map(str, MIN_KERAS))
     ok = Version(installed) >= Version(need)

@@ -23,6 +23,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from modelsec_edu.validation import check_new_path, check_path
+
 from .integrity import IntegrityError
 
 __all__ = ["available", "generate_keypair", "sign", "verify"]
@@ -30,7 +32,10 @@ __all__ = ["available", "generate_keypair", "sign", "verify"]
 
 def available() -> bool:
     """True when ``model-signing`` and the ``cryptography`` package it uses can be imported."""
-    return all(importlib.util.find_spec(m) is not None for m in ("model_signing", "cryptography", "OpenSSL"))
+    return all(
+        importlib.util.find_spec(m) is not None
+        for m in ("model_signing", "cryptography", "OpenSSL")
+    )
 
 
 def _require() -> None:
@@ -41,50 +46,84 @@ def _require() -> None:
         )
 
 
-def generate_keypair(directory: str | os.PathLike) -> tuple[Path, Path]:
-    """Write a new NIST P-256 key pair as ``private.pem`` and ``public.pem``; return their paths."""
+def generate_keypair(directory: str | os.PathLike, *, overwrite: bool = False) -> tuple[Path, Path]:
+    """Write a new NIST P-256 key pair as ``private.pem`` and ``public.pem``; return their paths.
+
+    An existing key is never replaced unless ``overwrite=True``: losing a
+    private key loses the ability to sign.
+    """
+    directory = check_path(directory, "directory")
+    private = check_new_path(directory / "private.pem", "directory", overwrite=overwrite)
+    public = check_new_path(directory / "public.pem", "directory", overwrite=overwrite)
     _require()
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / "private.pem", directory / "public.pem"
     private.write_bytes(
         key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
     )
     os.chmod(private, 0o600)
     public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     return private, public
 
 
-def sign(model_path: str | os.PathLike, private_key: str | os.PathLike, signature: str | os.PathLike) -> Path:
-    """Sign a model file (or directory) with a private key; writes and returns the signature bundle."""
+def sign(
+    model_path: str | os.PathLike,
+    private_key: str | os.PathLike,
+    signature: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Sign a model file (or directory) with a private key; writes and returns the signature bundle.
+
+    The bundle is never written over the model or the key, nor over an
+    existing file unless ``overwrite=True``.
+    """
+    model_path, private_key = (
+        check_path(model_path, "model_path"),
+        check_path(private_key, "private_key"),
+    )
+    if not model_path.exists():
+        raise FileNotFoundError(f"model_path: no such model {str(model_path)!r}")
+    signature = check_new_path(
+        signature, "signature", overwrite=overwrite, sources=[model_path, private_key]
+    )
     _require()
     import model_signing
 
-    model_path, signature = Path(model_path), Path(signature)
-    if not model_path.exists():
-        raise FileNotFoundError(f"no such model: {model_path}")
-    model_signing.signing.Config().use_elliptic_key_signer(private_key=private_key).sign(model_path, signature)
+    model_signing.signing.Config().use_elliptic_key_signer(private_key=private_key).sign(
+        model_path, signature
+    )
     return signature
 
 
-def verify(model_path: str | os.PathLike, public_key: str | os.PathLike, signature: str | os.PathLike) -> None:
+def verify(
+    model_path: str | os.PathLike, public_key: str | os.PathLike, signature: str | os.PathLike
+) -> None:
     """Verify a model against its signature bundle with the public key; raise :class:`.IntegrityError` if it fails."""
+    model_path, signature = check_path(model_path, "model_path"), check_path(signature, "signature")
+    public_key = check_path(public_key, "public_key")
+    for name, p in (("model_path", model_path), ("signature", signature)):
+        if not p.exists():
+            raise FileNotFoundError(f"{name}: no such file {str(p)!r}")
     _require()
     import model_signing
 
-    model_path, signature = Path(model_path), Path(signature)
-    for p in (model_path, signature):
-        if not p.exists():
-            raise FileNotFoundError(f"no such file: {p}")
     try:
-        model_signing.verifying.Config().use_elliptic_key_verifier(public_key=public_key).verify(model_path, signature)
+        model_signing.verifying.Config().use_elliptic_key_verifier(public_key=public_key).verify(
+            model_path, signature
+        )
     except ValueError as exc:  # model-signing reports a mismatch as ValueError
-        raise IntegrityError(f"{model_path.name} failed signature verification: {str(exc)[:200]}") from exc
+        raise IntegrityError(
+            f"{model_path.name} failed signature verification: {str(exc)[:200]}"
+        ) from exc
