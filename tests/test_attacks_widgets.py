@@ -80,3 +80,37 @@ def test_security_curves_panel(trained_mlp, digits):
         attack_widgets.security_curves({}, x, y)
     with pytest.raises(ValueError, match="grey images"):
         attack_widgets.attack_explorer(trained_mlp, x.reshape(24, -1), y)
+
+
+@pytest.mark.parametrize(
+    ("attack", "norm", "off"),
+    [
+        ("PGD", "linf", {"eps_l2"}),
+        ("PGD", "l2", {"eps_linf"}),
+        ("FGSM", "linf", {"eps_l2", "steps"}),
+        ("DeepFool", "l2", {"eps_linf", "eps_l2"}),
+        ("Square", "l2", {"norm", "eps_l2"}),
+    ],
+)
+def test_a_control_that_cannot_change_the_picture_is_disabled(explorer, attack, norm, off):
+    attack_c, norm_c, eps_inf, eps_2, steps, index = explorer.controls
+    eps_inf.value, eps_2.value = 0.1, 1.5  # at eps = 0 nothing moves the picture but eps itself
+    norm_c.value, attack_c.value = norm, attack
+    named = {"norm": norm_c, "eps_linf": eps_inf, "eps_l2": eps_2, "steps": steps}
+    assert {n for n, c in named.items() if c.disabled} == off
+    assert not attack_c.disabled and not index.disabled
+    live = [c for n, c in named.items() if n not in off and n != "norm"]
+    for control in live:  # and every live one does change it
+        options = getattr(control, "options", None)
+        new = options[0] if options else control.max  # never eps = 0, where steps do nothing
+        if control.value == new:
+            new = options[-1] if options else control.max / 2
+        changed_png, _ = _set(explorer, control, new)
+        assert changed_png or attack == "Square", control.description
+
+
+def test_the_picture_is_shown_at_its_natural_size(explorer):
+    natural = explorer.fig.natural_width()
+    assert natural == round(explorer.fig.figure.get_figwidth() * explorer.fig.figure.dpi)
+    assert explorer.fig.image.layout.width == f"{natural}px"
+    assert explorer.fig.image.layout.max_width == "100%"

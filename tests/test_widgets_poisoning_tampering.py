@@ -63,8 +63,13 @@ def test_tamper_then_verify(trained_mlp, digits, tmp_path):
     panel = tampering_widgets.tamper_verify_panel(trained_mlp, xte[:100], yte[:100], directory=tmp_path, weights_to_try=2)
     mode, where, check = panel.controls
     assert "loaded" in panel.status.value
+    assert where.disabled  # the untouched file has no bit to choose
     mode.value = "random bit flipped"
     assert "refused" in panel.status.value
+    assert not where.disabled
+    png = panel.fig.image.value
+    where.value = where.value // 2
+    assert panel.fig.image.value != png  # another bit, another digest
     mode.value = "attacker re-saved"
     assert "refused" in panel.status.value
     check.value = False

@@ -47,6 +47,22 @@ def run_attack(
     return evasion.square_attack(model, x, y, eps=eps, queries=QUERIES_PER_STEP * steps, seed=seed)
 
 
+def live_controls(attack: str, norm: str) -> set[str]:
+    """The explorer's controls that change the picture for this attack and norm (the rest are off).
+
+    DeepFool has no budget; FGSM takes one step whatever ``steps`` says; the
+    Square Attack is L-inf only, so its norm and L2 budget do nothing.
+    """
+    live = {"norm", "steps", "eps_linf" if norm == "linf" else "eps_l2"}
+    if attack == "DeepFool":
+        live -= {"eps_linf", "eps_l2"}
+    if attack == "FGSM":
+        live.discard("steps")
+    if attack == "Square":
+        live = {"steps", "eps_linf"}
+    return live
+
+
 def _images(x: np.ndarray, name: str) -> np.ndarray:
     x = np.asarray(x, dtype="float32")
     if x.ndim != 4 or x.shape[-1] != 1 or len(x) < 1:
@@ -109,6 +125,9 @@ def attack_explorer(
 
     def update(panel: Panel) -> str:
         i = index.value
+        live = live_controls(attack.value, norm.value)
+        for name, control in (("norm", norm), ("eps_linf", eps_inf), ("eps_l2", eps_2), ("steps", steps)):
+            control.disabled = name not in live  # a control that cannot change the picture is off
         eps = eps_inf.value if norm.value == "linf" else eps_2.value
         note = ""
         chosen_norm = norm.value

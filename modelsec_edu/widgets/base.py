@@ -23,10 +23,24 @@ class FigurePanel:
         self.image = w.Image(format="png")
         self._dpi = dpi
 
+    def natural_width(self) -> int:
+        """The picture's width in pixels: the figure's width times its dpi."""
+        return int(round(self.figure.get_figwidth() * self._dpi))
+
+    def _show(self, png: bytes) -> None:
+        # Shown at its natural size: a VBox would stretch it to the output's width (soft, up to 2x);
+        # max_width lets a narrow window shrink it instead of cutting it off.
+        width = f"{self.natural_width()}px"
+        if self.image.layout.width != width:
+            self.image.layout.width = width
+            self.image.layout.max_width = "100%"
+            self.image.layout.height = "auto"
+        self.image.value = png
+
     def render(self) -> None:
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png", dpi=self._dpi)
-        self.image.value = buf.getvalue()
+        self._show(buf.getvalue())
 
 
 class BlitFigurePanel(FigurePanel):
@@ -61,7 +75,7 @@ class BlitFigurePanel(FigurePanel):
             self.figure.draw_artist(artist)
         buf = io.BytesIO()
         Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-        self.image.value = buf.getvalue()
+        self._show(buf.getvalue())
 
 
 class Panel(w.VBox):

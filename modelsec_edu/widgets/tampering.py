@@ -162,6 +162,8 @@ def tamper_verify_panel(
         ax.axis("off")
 
     def update(panel: Panel) -> str:
+        where.disabled = mode.value == "untouched"  # nothing to choose in the untouched file
+        where.description = "weight" if mode.value == "attacker re-saved" else "bit"
         if mode.value == "untouched":
             arrived.write_bytes(path.read_bytes())
             what = "the untouched file"

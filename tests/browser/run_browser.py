@@ -1,0 +1,364 @@
+"""The real-browser test: every chapter run in JupyterLab in headless Chromium, every widget moved.
+
+For each chapter notebook (a *copy*, so nothing is written into the repository):
+open it, run all cells, check that no cell fails and the browser logs no
+JavaScript error; then, in every widget, move one live control (an arrow key
+on a focused slider handle, else the next option of a dropdown, else a click
+on a button), check that the widget's picture changed, and time the key press
+to the new picture.  Screenshots of each widget before and after go to
+``build/browser/`` (ignored by git).  Prints one table; exits 1 on any failure.
+
+Run with the small driver venv (Playwright only) while JupyterLab runs from
+the project's environment::
+
+    bash tests/browser/run.sh            # installs chromium + playwright when missing, then this
+
+Debian's ``/usr/bin/chromium`` is used (Playwright cannot download its own
+browser here).  Quick mode by default (``--full`` for the learner's mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-extensions",
+    "--no-first-run",
+    "--mute-audio",
+]
+LATENCY_BAR = 1.0  # seconds from key press to new picture
+# Lab settings for the test: no autosave (it would write outputs into the notebooks), no news fetch.
+SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+@dataclass
+class WidgetRow:
+    notebook: str
+    index: int
+    control: str
+    changed: bool
+    latency: float | None
+    natural: int
+    shown: int
+    note: str = ""
+
+
+@dataclass
+class NotebookRow:
+    notebook: str
+    seconds: float
+    cells: int
+    errors: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    widgets: list[WidgetRow] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
+    settings = work / ".lab-settings"
+    for name, doc in SETTINGS.items():
+        f = settings / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(doc), encoding="utf-8")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(
+        env,
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(work / ".lab-workspaces"),
+    )
+    lab = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--allow-root",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.news_url=",
+            "--ServerApp.open_browser=False",
+        ],
+        env=env,
+        stdout=open(work / "lab.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            return lab, url, token
+        except OSError:
+            if lab.poll() is not None:
+                log = (work / "lab.log").read_text()[-3000:]
+                raise RuntimeError("jupyter lab exited:\n" + log) from None
+            time.sleep(0.5)
+    raise RuntimeError("jupyter lab did not start in 120 s")
+
+
+def stop_kernels(base: str, token: str) -> None:
+    """Shut down every kernel the lab started (closing a tab leaves its kernel running)."""
+    for session in json.load(
+        urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=10)
+    ):
+        req = urllib.request.Request(
+            f"{base}/api/sessions/{session['id']}?token={token}", method="DELETE"
+        )
+        urllib.request.urlopen(req, timeout=30)
+
+
+def _menu(page: Page, top: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=top).first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+
+
+def run_all(page: Page, timeout: float) -> None:
+    """Run every cell, then wait until the kernel is idle and no cell is queued."""
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator') !== null"
+        " || document.querySelector('.jp-KernelStatus') !== null",
+        timeout=120_000,
+    )
+    time.sleep(2)  # the kernel connects
+    _menu(page, "Run", "Run All Cells")
+    deadline = time.time() + timeout
+    quiet_since = None
+    while time.time() < deadline:
+        busy = page.evaluate(
+            """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                   .some(p => p.textContent.includes('*'))"""
+        )
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 3:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"cells still running after {timeout:.0f} s")
+
+
+CELL_REPORT = """() => [...document.querySelectorAll('.jp-CodeCell')].map((c, i) => ({
+    i, prompt: (c.querySelector('.jp-InputPrompt') || {}).textContent || '',
+    stderr: [...c.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+            .map(o => o.textContent.slice(0, 400)),
+}))"""
+
+
+def check_cells(page: Page, row: NotebookRow) -> None:
+    cells = page.evaluate(CELL_REPORT)
+    row.cells = len(cells)
+    for c in cells:
+        text = "\n".join(c["stderr"])
+        if "Traceback" in text or "Error" in text.split("\n")[0]:
+            row.errors.append(f"cell {c['i']}: {text[:300]}")
+        elif text.strip():
+            row.stderr.append(f"cell {c['i']}: {text[:200]}")
+        if c["prompt"].strip() in ("[ ]:", "[]:", ""):
+            row.errors.append(f"cell {c['i']} did not run ({c['prompt'].strip()!r})")
+
+
+IMG_SRC = "el => { const i = el.querySelector('img'); return i ? i.src : null; }"
+CHANGED = (
+    "([el, before]) => { const i = el.querySelector('img'); "
+    "return i && i.src !== before && i.complete; }"
+)
+
+
+def _widgets(page: Page):
+    """Top-level widget views that show a picture (a Panel: controls, status, image)."""
+    views = page.locator(
+        ".jp-OutputArea-output .jupyter-widgets.widget-vbox:not(.widget-vbox .widget-vbox)"
+    )
+    return [views.nth(i) for i in range(views.count()) if views.nth(i).locator("img").count()]
+
+
+def move_one_control(page: Page, view, shots: Path, tag: str) -> WidgetRow:
+    view.scroll_into_view_if_needed()
+    img = view.locator("img").first
+    natural, shown = img.evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]")
+    view.screenshot(path=str(shots / f"{tag}-before.png"))
+    before = view.evaluate(IMG_SRC)
+    handles = view.locator(
+        ".widget-slider:not(.mod-disabled) .noUi-target:not([disabled]) .noUi-handle"
+    )
+    selects = view.locator(".widget-dropdown select:not([disabled])")
+    buttons = view.locator("button.jupyter-button:not([disabled])")
+    start = time.perf_counter()
+    if handles.count():
+        handle = handles.first
+        label = handle.locator(
+            "xpath=ancestor::div[contains(@class,'widget-slider')]"
+        ).first.inner_text()
+        handle.focus()
+        start = time.perf_counter()
+        handle.press("ArrowRight")
+        control = f"slider {label.strip().splitlines()[0] if label.strip() else ''}"
+    elif selects.count():
+        sel = selects.first
+        options = sel.evaluate("s => [...s.options].filter(o => !o.disabled).map(o => o.value)")
+        current = sel.input_value()
+        nxt = next((o for o in options if o != current), current)
+        start = time.perf_counter()
+        sel.select_option(nxt)
+        control = f"dropdown -> {nxt}"
+    elif buttons.count():
+        start = time.perf_counter()
+        buttons.first.click()
+        control = f"button {buttons.first.inner_text().strip()}"
+    else:
+        return WidgetRow(
+            "", 0, "none live", False, None, natural, round(shown), "no enabled control"
+        )
+    try:
+        page.wait_for_function(
+            CHANGED, arg=[view.element_handle(), before], polling="raf", timeout=30_000
+        )
+        latency, changed = time.perf_counter() - start, True
+    except Exception:  # noqa: BLE001 - a picture that never changes is the finding, reported below
+        latency, changed = None, False
+    time.sleep(0.3)
+    view.screenshot(path=str(shots / f"{tag}-after.png"))
+    return WidgetRow("", 0, control, changed, latency, natural, round(shown))
+
+
+def run_notebook(
+    page: Page, base: str, token: str, name: str, shots: Path, timeout: float
+) -> NotebookRow:
+    row = NotebookRow(name, 0.0, 0)
+    page.on("console", lambda m: row.console.append(m.text[:200]) if m.type == "error" else None)
+    page.on("pageerror", lambda e: row.console.append(f"pageerror: {str(e)[:200]}"))
+    start = time.perf_counter()
+    page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
+    run_all(page, timeout)
+    row.seconds = time.perf_counter() - start
+    check_cells(page, row)
+    for k, view in enumerate(_widgets(page)):
+        w = move_one_control(page, view, shots, f"{Path(name).stem}-w{k}")
+        w.notebook, w.index = name, k
+        row.widgets.append(w)
+    return row
+
+
+def report(rows: list[NotebookRow]) -> int:
+    failures = 0
+    print(f"\n{'notebook':<34} {'s':>6} {'cells':>5} {'err':>3} {'stderr':>6} {'js':>3}")
+    for r in rows:
+        print(
+            f"{r.notebook:<34} {r.seconds:6.0f} {r.cells:5d} {len(r.errors):3d} "
+            f"{len(r.stderr):6d} {len(r.console):3d}"
+        )
+        for line in (
+            r.errors + [f"stderr box: {s}" for s in r.stderr] + [f"console: {c}" for c in r.console]
+        ):
+            print("    " + line.replace("\n", " ")[:240])
+        failures += len(r.errors) + len(r.console)
+    print(
+        f"\n{'notebook':<34} {'#':>2} {'control':<34} {'changed':>7} {'latency s':>9} "
+        f"{'natural/shown px':>16}"
+    )
+    for r in rows:
+        for w in r.widgets:
+            lat = f"{w.latency:.2f}" if w.latency is not None else "-"
+            print(
+                f"{w.notebook:<34} {w.index:2d} {w.control[:34]:<34} {str(w.changed):>7} {lat:>9} "
+                f"{w.natural:>7}/{w.shown:<8} {w.note}"
+            )
+            bad = not w.changed or w.latency is None or w.latency >= LATENCY_BAR
+            failures += bad + (abs(w.shown - w.natural) > 2 and w.natural > 0)
+    n = sum(len(r.widgets) for r in rows)
+    print(
+        f"\n{n} widgets in {len(rows)} notebooks; {failures} failures "
+        f"(bar: picture changes < {LATENCY_BAR:.0f} s after the key press, shown at natural size)"
+    )
+    return 1 if failures else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "notebooks", nargs="*", help="names in notebooks/ (default: every chapter 00-10)"
+    )
+    ap.add_argument(
+        "--full", action="store_true", help="the learner's default mode instead of quick"
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=900, help="seconds per notebook to run all cells"
+    )
+    args = ap.parse_args()
+    names = args.notebooks or sorted(p.name for p in (ROOT / "notebooks").glob("[01][0-9]_*.ipynb"))
+    shots = ROOT / "build" / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="modelsec-browser-"))
+    for n in names:
+        shutil.copy(ROOT / "notebooks" / n, work / n)
+    env = dict(
+        os.environ,
+        MODELSEC_EDU_OFFLINE="1",
+        MODELSEC_EDU_CACHE=str(work / ".cache"),
+        MODELSEC_EDU_CONFIG=str(work / ".config.json"),
+        PYTHONPATH=str(ROOT),
+    )
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the library must keep the banner out by itself
+    env["MODELSEC_EDU_QUICK"] = "0" if args.full else "1"
+    lab, base, token = start_lab(work, env)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            for n in names:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                try:
+                    rows.append(run_notebook(page, base, token, n, shots, args.timeout))
+                except Exception as exc:  # noqa: BLE001 - one broken chapter must not hide the others
+                    rows.append(
+                        NotebookRow(n, 0.0, 0, errors=[f"{type(exc).__name__}: {exc}"[:400]])
+                    )
+                page.screenshot(path=str(shots / f"{Path(n).stem}-page.png"), full_page=False)
+                page.close()
+                stop_kernels(base, token)
+                print(f"browser: {n} done", flush=True)
+            browser.close()
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    return report(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
