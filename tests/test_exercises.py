@@ -26,6 +26,11 @@ def test_checks_print_a_verdict_and_return_it(capsys, call, result, marker):
     assert marker in capsys.readouterr().out
 
 
+def _stub_with_args(a, b, c=1):
+    """A docstring does not count as an answer."""
+    ...
+
+
 def _boom():
     raise RuntimeError("kaboom")
 
@@ -58,6 +63,7 @@ def _boom():
         ),
         (lambda: ex.verdict(lambda: None, 3, success="fine"), False, "Expected a function"),
         (lambda: ex.verdict(lambda: None, ..., success="fine"), False, "Not answered"),
+        (lambda: ex.verdict(lambda: None, _stub_with_args, success="fine"), False, "Not answered"),
     ],
 )
 def test_choice_and_function_checks_print_a_verdict_and_return_it(capsys, call, result, marker):

@@ -107,9 +107,29 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Failed(f"your function raised {type(err).__name__}: {err}") from err
 
 
+def _stub(): ...
+
+
+def _stub_with_docstring():
+    """A docstring."""
+    ...
+
+
+_STUBS = {_stub.__code__.co_code, _stub_with_docstring.__code__.co_code}
+
+
+def _is_stub(fn: Any) -> bool:
+    """True for a function whose body is still only ``...`` (or ``pass``): not answered yet."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_code not in _STUBS:
+        return False
+    consts = [c for c in code.co_consts if c is not getattr(fn, "__doc__", None)]
+    return all(c is None or c is Ellipsis for c in consts)
+
+
 def verdict(run: Callable[[], str | None], fn: Any, *, success: str) -> bool:
     """Run a check body: it returns None when all is well, or a message saying what is wrong."""
-    if _missing(fn):
+    if _missing(fn) or _is_stub(fn):
         print(f"{WAIT} Not answered yet: replace ... with your code.")
         return False
     if not callable(fn):
