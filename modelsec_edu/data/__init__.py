@@ -5,12 +5,14 @@
 * :mod:`.tabular` -- a table's descriptor: feature types, bounds, costs, what
   an attacker may change (chapters 07-08).
 * :mod:`.credit` -- the German credit data, shipped, hash-checked (chapter 08).
+* :mod:`.fraud` -- synthetic card transactions with fraud, seeded (chapter 08).
 
 Every loader works offline: it falls back to data the package makes or ships,
 with an :class:`OfflineDataWarning`, and never hangs.
 """
 
 from .credit import CREDIT_SHA256, CreditData, credit_spec, load_german_credit
+from .fraud import FraudData, fraud_spec, simulate_transactions
 from .mnist import (
     DATA_ENV,
     MNIST_SHA256,
@@ -28,11 +30,14 @@ from .tabular import Feature, TabularSpec, Validity, stratified_split
 __all__ = [
     "CREDIT_SHA256",
     "CreditData",
+    "FraudData",
     "Feature",
     "TabularSpec",
     "Validity",
     "credit_spec",
+    "fraud_spec",
     "load_german_credit",
+    "simulate_transactions",
     "stratified_split",
     "DATA_ENV",
     "MNIST_SHA256",

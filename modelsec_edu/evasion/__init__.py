@@ -22,6 +22,10 @@ rates, security curves, the gradient-masking checklist) and :mod:`.masking`
 APGD-T) and :mod:`.worst_case` (the per-input worst case over APGD-CE,
 APGD-T and Square, after AutoAttack).
 
+Tabular evasion (chapter 08): :mod:`.constrained` (plausible adversarial rows
+under a :class:`~modelsec_edu.data.TabularSpec`: one-hot, integer, bounds,
+immutables, a cost-weighted norm; validity counts; adversarial training).
+
 Defences (chapter 06): :mod:`.training` (FGSM-RS, N-FGSM, PGD-AT, TRADES, and
 the article's GAN method), :mod:`.gan` (DCGAN, conditional GAN) and
 :mod:`.advgan` (a generator of adversarial examples, and training against it).
@@ -31,6 +35,12 @@ from . import advgan, gan
 from ._checks import NORMS, num_classes
 from .apgd import APGD_LOSSES, apgd, apgd_t, dlr_loss
 from .article import article_gan_training
+from .constrained import (
+    ConstrainedResult,
+    constrained_adversarial_training,
+    constrained_attack,
+    validity,
+)
 from .evaluation import (
     accuracy_from_norms,
     attack_success_rate,
@@ -44,7 +54,8 @@ from .masking import Check, Checklist, Quantize, bpda, masking_checklist, quanti
 from .minimum_norm import deepfool
 from .norms import perturbation_norms, random_start
 from .score_based import square_attack
-from .training import METHODS, accelerator, adversarial_fit, robustness
+from .robust_eval import robustness
+from .training import METHODS, accelerator, adversarial_fit
 from .worst_case import WorstCase, worst_case
 
 __all__ = [
@@ -58,6 +69,10 @@ __all__ = [
     "NORMS",
     "Check",
     "Checklist",
+    "ConstrainedResult",
+    "constrained_adversarial_training",
+    "constrained_attack",
+    "validity",
     "Quantize",
     "accelerator",
     "accuracy_from_norms",
