@@ -1,7 +1,7 @@
 """A model file written by one Keras version, read by another: loaded correctly, or refused clearly.
 
 The other Keras is Colab's (3.13.2), in the venv ``.ci/colab.sh`` builds
-(``.venv-colab``; override with ``MODELSEC_EDU_OTHER_PYTHON``).  Without it these
+(``.venv-colab``; override with ``MODELSEC_EDU_OTHER_PYTHON``).  Without it
 the cross-version test skips.  It covers both directions: pinned -> other, other -> pinned.
 """
 
