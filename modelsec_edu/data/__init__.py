@@ -26,6 +26,8 @@ from .mnist import (
     to_float,
 )
 from .tabular import Feature, TabularSpec, Validity, stratified_split
+from . import corruptions, signs
+from .signs import render_signs
 
 __all__ = [
     "CREDIT_SHA256",
@@ -49,4 +51,7 @@ __all__ = [
     "load_mnist_float",
     "load_sklearn_digits",
     "to_float",
+    "corruptions",
+    "render_signs",
+    "signs",
 ]

@@ -54,11 +54,17 @@ from .masking import Check, Checklist, Quantize, bpda, masking_checklist, quanti
 from .minimum_norm import deepfool
 from .norms import perturbation_norms, random_start
 from .score_based import square_attack
+from . import consistency, patches, physical
+from .physical import sticker_attack
 from .robust_eval import robustness
 from .training import METHODS, accelerator, adversarial_fit
 from .worst_case import WorstCase, worst_case
 
 __all__ = [
+    "consistency",
+    "patches",
+    "physical",
+    "sticker_attack",
     "APGD_LOSSES",
     "WorstCase",
     "apgd",
