@@ -1,19 +1,24 @@
 # modelsec-edu: two commands do all the setup.
 #   make lab    create .venv with the pinned dependencies (first run only) and open the course
-#   make test   the same environment, then the whole test suite (notebooks included)
-# Override the interpreter with `make lab PYTHON=python3.12`.
+#   make test   the same environment, then the whole test suite (notebooks included), as CI runs it
+# Override the interpreter with `make lab PYTHON=python3.12`.  `make site` builds the course site.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # tensorflow-cpu is a third of the download on Linux; macOS has only `tensorflow`.
 TF     ?= $(if $(filter Linux,$(shell uname -s)),tf-cpu,tf)
-EXTRAS ?= $(TF),jax,lab,dev
+EXTRAS ?= $(TF),jax,lab,dev,docs
 STAMP  := $(VENV)/.installed-$(TF)
 # Keep TensorFlow's C++ start-up banner (oneDNN, absl) out of every notebook's first output.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Quick mode and no network: what a learner offline would run, in minutes.
+TESTENV := MODELSEC_EDU_QUICK=1 MODELSEC_EDU_OFFLINE=1
+PYDIRS  := modelsec_edu tests bench notebooks solutions docs
+NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-unit test-notebooks test-backend test-widgets7 lint bench clean-venv
+.PHONY: lab test test-unit test-notebooks test-backend test-torch test-widgets7 test-colab \
+	test-browser lint format site bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "modelsec-edu needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -25,20 +30,42 @@ $(STAMP): pyproject.toml constraints.txt
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
-# Quick mode and no network: what a learner offline would run, in minutes.
+# Everything CI checks, cheapest first; see README "For developers" for what each part proves.
+# The Colab-pins job, the browser test, the torch job and the site are separate targets this
+# release: each runs on its own, but none has had a clean full run yet (see README).
 test: $(STAMP)
 	$(MAKE) lint test-unit test-notebooks test-backend test-widgets7
 
+lint: $(STAMP)
+	$(BIN)/ruff check $(PYDIRS)
+
+format: $(STAMP)
+	$(BIN)/ruff format $(PYDIRS)
+
 test-unit: $(STAMP)
-	MODELSEC_EDU_QUICK=1 MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest tests -q
+	$(TESTENV) $(BIN)/python -m pytest tests -q -n 2 -p no:cacheprovider --ignore=tests/browser
 
+# Every chapter and every solution notebook, two notebooks at a time (each notebook stays on one
+# worker: nbval's cells depend on each other).
 test-notebooks: $(STAMP)
-	MODELSEC_EDU_QUICK=1 MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest notebooks -q \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider
+	$(TESTENV) $(BIN)/python -m pytest notebooks solutions -q $(NBVAL) -n 2 --dist loadfile
 
-# The backend-specific module and the attacks again on JAX (the GPU machine has no TensorFlow).
+# The backend package and everything marked `backend`, on JAX (the GPU machine's backend) ...
 test-backend: $(STAMP)
-	KERAS_BACKEND=jax MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest tests -q -m backend
+	KERAS_BACKEND=jax MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest tests -q -m backend -n 2 \
+		-p no:cacheprovider
+
+# ... and on PyTorch: the CPU wheel (pinned: a looser spec downloads a multi-GB CUDA build).
+TORCH_STAMP := $(VENV)/.torch-2.13.0
+$(TORCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
+	@touch $@
+
+test-torch: $(TORCH_STAMP)
+	KERAS_BACKEND=torch MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest tests -q -m backend -n 2 \
+		-p no:cacheprovider
+	$(TESTENV) $(BIN)/python -m pytest tests/test_outlook.py -q -p no:cacheprovider \
+		-k "agrees_across_backends"
 
 # Colab ships ipywidgets 7.7.1: run the widget tests against it too, shadowing 8.x via PYTHONPATH.
 W7 := $(VENV)/ipywidgets7
@@ -47,15 +74,25 @@ $(W7): constraints.txt
 	@touch $@
 
 test-widgets7: $(STAMP) $(W7)
-	PYTHONPATH=$(abspath $(W7)) MODELSEC_EDU_QUICK=1 MODELSEC_EDU_OFFLINE=1 $(BIN)/python -m pytest -q \
+	PYTHONPATH=$(abspath $(W7)) $(TESTENV) $(BIN)/python -m pytest -q \
 		-p no:cacheprovider $(wildcard tests/test_widgets*.py)
 	PYTHONPATH=$(abspath $(W7)) $(BIN)/python -c 'import ipywidgets; assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__'
 
-lint: $(STAMP)
-	$(BIN)/ruff check modelsec_edu tests bench notebooks
+# Every notebook under Colab's own versions (TF 2.20, Keras 3.13.2, ipywidgets 7.7.1, ...), the
+# package installed as the notebooks' Colab cell installs it.
+test-colab:
+	bash .ci/colab.sh
+
+# Every chapter in a real browser (Debian's Chromium, Playwright): cells, console, every widget.
+test-browser: $(STAMP)
+	bash tests/browser/run.sh
+
+# The course site: every chapter executed (quick mode), rendered by Sphinx, links and images checked.
+site: $(STAMP)
+	$(BIN)/python docs/build.py
 
 bench: $(STAMP)
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/[a-z]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

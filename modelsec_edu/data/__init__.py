@@ -11,6 +11,7 @@ Every loader works offline: it falls back to data the package makes or ships,
 with an :class:`OfflineDataWarning`, and never hangs.
 """
 
+from . import corruptions, signs
 from .credit import CREDIT_SHA256, CreditData, credit_spec, load_german_credit
 from .fraud import FraudData, fraud_spec, simulate_transactions
 from .mnist import (
@@ -25,9 +26,8 @@ from .mnist import (
     load_sklearn_digits,
     to_float,
 )
-from .tabular import Feature, TabularSpec, Validity, stratified_split
-from . import corruptions, signs
 from .signs import render_signs
+from .tabular import Feature, TabularSpec, Validity, stratified_split
 
 __all__ = [
     "CREDIT_SHA256",

@@ -31,7 +31,7 @@ the article's GAN method), :mod:`.gan` (DCGAN, conditional GAN) and
 :mod:`.advgan` (a generator of adversarial examples, and training against it).
 """
 
-from . import advgan, gan
+from . import advgan, consistency, gan, patches, physical
 from ._checks import NORMS, num_classes
 from .apgd import APGD_LOSSES, apgd, apgd_t, dlr_loss
 from .article import article_gan_training
@@ -53,10 +53,9 @@ from .gradient import fgsm, pgd, pgd_tensor
 from .masking import Check, Checklist, Quantize, bpda, masking_checklist, quantized
 from .minimum_norm import deepfool
 from .norms import perturbation_norms, random_start
-from .score_based import square_attack
-from . import consistency, patches, physical
 from .physical import sticker_attack
 from .robust_eval import robustness
+from .score_based import square_attack
 from .training import METHODS, accelerator, adversarial_fit
 from .worst_case import WorstCase, worst_case
 

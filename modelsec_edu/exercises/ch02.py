@@ -33,6 +33,7 @@ def _logits(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     n, k = int(rng.integers(5, 12)), int(rng.integers(3, 11))
     z = rng.normal(0, 3, size=(n, k))
     z[0] *= 400  # one huge row: exp() overflows unless the max is subtracted first
+    z[0, rng.integers(k)] = 1000.0  # at least one logit past float64's exp() range, always
     return z, rng.integers(0, k, n)
 
 

@@ -24,10 +24,14 @@ def check_pareto(fn: Any) -> bool:
 
     def run():
         rng = np.random.default_rng()
-        for _ in range(20):
-            n = int(rng.integers(1, 25))
+        for trial in range(20):
+            n = int(rng.integers(2, 25))
             c = np.round(rng.random(n), 1)  # coarse: ties and duplicates happen
             r = np.round(rng.random(n), 1)
+            if trial == 0:  # always one exact duplicate of the best point: ties beat nothing
+                best = int(np.argmax(c + r))
+                c[0], r[0] = c[best], r[best]
+                c[-1], r[-1] = c[best], r[best]
             before = (c.copy(), r.copy())
             got = call(fn, c, r)
             try:
