@@ -25,16 +25,22 @@ def test_eps_zero_is_plain_training(small, method):
     """With eps = 0 every method's inner max is the identity: one epoch equals clean training."""
     (x, y), _ = small
     model, reference = _mlp(), _mlp()
-    evasion.adversarial_fit(model, x, y, method=method, eps=0.0, epochs=1, batch_size=64, seed=3, progress=False)
+    evasion.adversarial_fit(
+        model, x, y, method=method, eps=0.0, epochs=1, batch_size=64, seed=3, progress=False
+    )
 
     def clean(forward, xb, yb):
-        return keras.ops.mean(keras.ops.sparse_categorical_crossentropy(yb, forward(xb), from_logits=True))
+        return keras.ops.mean(
+            keras.ops.sparse_categorical_crossentropy(yb, forward(xb), from_logits=True)
+        )
 
     step = backend.train_step(reference, clean, key="test-clean")
     order = np.random.default_rng(3).permutation(len(x))  # the same shuffle as adversarial_fit's
     for i in range(0, len(x), 64):
         idx = order[i : i + 64]
-        step(keras.ops.convert_to_tensor(x[idx]), keras.ops.convert_to_tensor(y[idx].astype("int32")))
+        step(
+            keras.ops.convert_to_tensor(x[idx]), keras.ops.convert_to_tensor(y[idx].astype("int32"))
+        )
     for a, b in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -47,8 +53,17 @@ def test_history_and_caller_data_untouched(small, method):
     model = _mlp()
     before = [w.copy() for w in model.get_weights()]
     hist = evasion.adversarial_fit(
-        model, x, y, method=method, eps=0.1, epochs=2, batch_size=64, steps=1 if "fgsm" in method else 3,
-        validation_data=val, val_steps=3, progress=False,
+        model,
+        x,
+        y,
+        method=method,
+        eps=0.1,
+        epochs=2,
+        batch_size=64,
+        steps=1 if "fgsm" in method else 3,
+        validation_data=val,
+        val_steps=3,
+        progress=False,
     )
     assert isinstance(hist, keras.callbacks.History)
     for key in ("loss", "eps", "samples_per_second", "val_accuracy", "val_robust_accuracy"):
@@ -62,7 +77,15 @@ def test_history_and_caller_data_untouched(small, method):
 def test_warmup_ramps_eps(small):
     (x, y), _ = small
     hist = evasion.adversarial_fit(
-        _mlp(), x, y, method="fgsm_rs", eps=0.2, epochs=3, batch_size=64, warmup_epochs=2, progress=False
+        _mlp(),
+        x,
+        y,
+        method="fgsm_rs",
+        eps=0.2,
+        epochs=3,
+        batch_size=64,
+        warmup_epochs=2,
+        progress=False,
     )
     eps = hist.history["eps"]
     assert eps[0] < eps[1] <= eps[2] == pytest.approx(0.2)
@@ -73,7 +96,16 @@ def test_pgd_training_makes_the_model_more_robust(digits, trained_mlp):
     (xtr, ytr), (xte, yte) = digits
     robust = _mlp()
     evasion.adversarial_fit(
-        robust, xtr, ytr, method="pgd", eps=0.1, steps=5, epochs=8, batch_size=64, warmup_epochs=3, progress=False
+        robust,
+        xtr,
+        ytr,
+        method="pgd",
+        eps=0.1,
+        steps=5,
+        epochs=8,
+        batch_size=64,
+        warmup_epochs=3,
+        progress=False,
     )
     plain = evasion.robustness(trained_mlp, xte, yte, eps=0.1, steps=10, step_size=0.025)
     adv = evasion.robustness(robust, xte, yte, eps=0.1, steps=10, step_size=0.025)
@@ -84,12 +116,26 @@ def test_restore_best_keeps_the_best_epoch(small):
     (x, y), (xv, yv) = small
     model = _mlp()
     hist = evasion.adversarial_fit(
-        model, x, y, method="fgsm_rs", eps=0.1, epochs=3, batch_size=64, validation_data=(xv, yv),
-        val_steps=3, restore_best=True, seed=1, progress=False,
+        model,
+        x,
+        y,
+        method="fgsm_rs",
+        eps=0.1,
+        epochs=3,
+        batch_size=64,
+        validation_data=(xv, yv),
+        val_steps=3,
+        restore_best=True,
+        seed=1,
+        progress=False,
     )
     # The validation attack is seeded, so the restored weights reproduce their epoch's figure.
-    x_adv = evasion.pgd(model, xv, yv, eps=0.1, step_size=0.025, steps=3, seed=1, **evasion.training._FLOAT32)
-    assert models.accuracy(model, x_adv, yv) == pytest.approx(max(hist.history["val_robust_accuracy"]))
+    x_adv = evasion.pgd(
+        model, xv, yv, eps=0.1, step_size=0.025, steps=3, seed=1, **evasion.training._FLOAT32
+    )
+    assert models.accuracy(model, x_adv, yv) == pytest.approx(
+        max(hist.history["val_robust_accuracy"])
+    )
 
 
 def test_callbacks_can_stop_training(small):
@@ -150,7 +196,15 @@ def test_article_gan_training_runs_with_its_labels(small, labels):
     keras.utils.set_random_seed(0)
     g = gan.cgan(latent_dim=8)
     hist = evasion.article_gan_training(
-        _mlp(), x, y, g.generator, epochs=1, batch_size=64, labels=labels, validation_data=val, progress=False
+        _mlp(),
+        x,
+        y,
+        g.generator,
+        epochs=1,
+        batch_size=64,
+        labels=labels,
+        validation_data=val,
+        progress=False,
     )
     assert set(hist.history) == {"loss", "fake_loss", "val_accuracy"}
 
@@ -178,13 +232,19 @@ def test_robust_models_explorer_redraws_from_precomputed_attacks(trained_mlp, sm
     _, (xv, yv) = small
     keras.utils.set_random_seed(1)
     zoo_ = {"plain": trained_mlp, "untrained": models.article_mlp()}
-    adv, probs = adversarial_training.attack_transfer_table(zoo_, xv[:4], yv[:4], eps_values=[0.0, 0.3], steps=3)
+    adv, probs = adversarial_training.attack_transfer_table(
+        zoo_, xv[:4], yv[:4], eps_values=[0.0, 0.3], steps=3
+    )
     np.testing.assert_array_equal(adv["plain"][0], xv[:4])  # eps = 0 changes nothing
     assert np.abs(adv["plain"][1] - xv[:4]).max() <= 0.3 + 1e-6
     assert probs.shape == (2, 2, 2, 4, 10)
-    np.testing.assert_allclose(probs[0, 1, 1], models.predict_proba(zoo_["untrained"], adv["plain"][1]), atol=1e-6)
+    np.testing.assert_allclose(
+        probs[0, 1, 1], models.predict_proba(zoo_["untrained"], adv["plain"][1]), atol=1e-6
+    )
 
-    panel = adversarial_training.robust_models_explorer(zoo_, xv[:4], yv[:4], eps_values=[0.0, 0.3], steps=3)
+    panel = adversarial_training.robust_models_explorer(
+        zoo_, xv[:4], yv[:4], eps_values=[0.0, 0.3], steps=3
+    )
     eps, index, source = panel.controls
     right = int(models.predict_labels(trained_mlp, xv[:1])[0] == yv[0]) + int(
         models.predict_labels(zoo_["untrained"], xv[:1])[0] == yv[0]

@@ -36,12 +36,42 @@ def test_fit_predict_and_accuracy(digits):
     [
         (lambda: models.article_mlp(input_shape=(0, 28)), ValueError, "input_shape"),
         (lambda: models.compile_classifier("model"), TypeError, "keras.Model"),
-        (lambda: models.compile_classifier(models.article_mlp(), learning_rate=-1), ValueError, "learning_rate"),
-        (lambda: models.fit(models.article_mlp(), np.zeros((0, 28, 28, 1)), np.zeros(0), epochs=1), ValueError, "empty"),
-        (lambda: models.fit(models.article_mlp(), np.zeros((2, 28, 28, 1)), np.zeros(3), epochs=1), ValueError, "same length"),
-        (lambda: models.fit(models.article_mlp(), np.zeros((2, 28, 28, 1)), np.zeros(2), epochs=0), ValueError, "epochs"),
-        (lambda: models.predict_logits(models.article_mlp(), np.zeros((0, 28, 28, 1))), ValueError, "non-empty"),
-        (lambda: models.accuracy(models.article_mlp(), np.zeros((2, 28, 28, 1)), np.zeros(3)), ValueError, "shape"),
+        (
+            lambda: models.compile_classifier(models.article_mlp(), learning_rate=-1),
+            ValueError,
+            "learning_rate",
+        ),
+        (
+            lambda: models.fit(
+                models.article_mlp(), np.zeros((0, 28, 28, 1)), np.zeros(0), epochs=1
+            ),
+            ValueError,
+            "empty",
+        ),
+        (
+            lambda: models.fit(
+                models.article_mlp(), np.zeros((2, 28, 28, 1)), np.zeros(3), epochs=1
+            ),
+            ValueError,
+            "same length",
+        ),
+        (
+            lambda: models.fit(
+                models.article_mlp(), np.zeros((2, 28, 28, 1)), np.zeros(2), epochs=0
+            ),
+            ValueError,
+            "epochs",
+        ),
+        (
+            lambda: models.predict_logits(models.article_mlp(), np.zeros((0, 28, 28, 1))),
+            ValueError,
+            "non-empty",
+        ),
+        (
+            lambda: models.accuracy(models.article_mlp(), np.zeros((2, 28, 28, 1)), np.zeros(3)),
+            ValueError,
+            "shape",
+        ),
     ],
 )
 def test_bad_inputs(call, error, match):

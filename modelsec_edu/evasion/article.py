@@ -21,7 +21,6 @@ from .training import _Bar, _check_xy, _number
 __all__ = ["article_gan_training"]
 
 
-
 def article_gan_training(
     model: keras.Model,
     x: np.ndarray,
@@ -71,7 +70,9 @@ def article_gan_training(
             real.append(model.train_on_batch(x[idx], y[idx], return_dict=True)["loss"])
             images, c = gan.sample(generator, len(idx), seed=int(rng.integers(2**31)))
             fake_y = rng.integers(0, k, len(idx)) if labels == "random" else c
-            fake.append(model.train_on_batch(images, fake_y.astype("int32"), return_dict=True)["loss"])
+            fake.append(
+                model.train_on_batch(images, fake_y.astype("int32"), return_dict=True)["loss"]
+            )
             if bar is not None:
                 bar.update(len(idx))
         logs = {"loss": float(np.mean(real)), "fake_loss": float(np.mean(fake))}

@@ -32,7 +32,9 @@ IMAGE_SHAPE = (28, 28, 1)
 def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"input_shape must be positive sizes such as (28, 28, 1), got {input_shape!r}")
+        raise ValueError(
+            f"input_shape must be positive sizes such as (28, 28, 1), got {input_shape!r}"
+        )
     return shape
 
 
@@ -95,8 +97,10 @@ def compile_classifier(
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not (
-        learning_rate > 0 and np.isfinite(learning_rate)
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not (learning_rate > 0 and np.isfinite(learning_rate))
     ):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
     lr = learning_rate
@@ -171,7 +175,11 @@ class _EpochBar(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:
-            shown = {k: f"{v:.3f}" for k, v in (logs or {}).items() if k in ("loss", "accuracy", "val_accuracy")}
+            shown = {
+                k: f"{v:.3f}"
+                for k, v in (logs or {}).items()
+                if k in ("loss", "accuracy", "val_accuracy")
+            }
             self._bar.set_postfix(shown)
             self._bar.update(1)
 
