@@ -14,11 +14,15 @@ Attacks:
 * :mod:`.shadow` -- the shadow models both learned attacks train;
 * :mod:`.outputs` -- what the model releases: scores, rounded scores, a label.
 
+Accounting: :mod:`.accountant` -- Rényi DP of the sampled Gaussian mechanism
+(Mironov et al. 2019) and :func:`dp_epsilon`, tested against TF Privacy's table.
+
 Models: :mod:`.training` (small tabular networks and a fast compiled trainer,
 with weight decay and early stopping as cheap mitigations).
 """
 
-from . import membership, metrics, outputs, shadow, training
+from . import accountant, membership, metrics, outputs, shadow, training
+from .accountant import dp_epsilon, noise_for_epsilon, rdp_sampled_gaussian, rdp_to_epsilon
 from .membership import (
     METHODS,
     RELEASES,
@@ -31,6 +35,11 @@ from .metrics import MembershipResult, advantage, auc, roc_curve, tpr_at_fpr
 from .training import fit_steps, tabular_mlp, trainer
 
 __all__ = [
+    "accountant",
+    "dp_epsilon",
+    "noise_for_epsilon",
+    "rdp_sampled_gaussian",
+    "rdp_to_epsilon",
     "METHODS",
     "RELEASES",
     "MembershipResult",

@@ -64,7 +64,7 @@ DEFAULT_ORDERS = tuple([1 + k / 10 for k in range(1, 100)] + list(range(12, 64))
 
 
 def _logaddexp_signed(acc: tuple[float, int], log_term: float, sign: int) -> tuple[float, int]:
-    """``log|a + s*t|`` with its sign, for ``a = sign_a * exp(log_a)``: the fractional series alternates."""
+    """``log|a + s*t|`` with its sign (the fractional series alternates)."""
     log_a, sign_a = acc
     if log_a == -math.inf:
         return log_term, sign
@@ -79,7 +79,7 @@ def _logaddexp_signed(acc: tuple[float, int], log_term: float, sign: int) -> tup
 
 
 def _log_half_erfc(x: float) -> float:
-    """``log(erfc(x) / 2)``, accurate in both tails (it is the Gaussian tail ``P(Z > x sqrt 2)``)."""
+    """``log(erfc(x) / 2)``, accurate in both tails."""
     return float(special.log_ndtr(-x * math.sqrt(2.0)))
 
 
@@ -87,7 +87,9 @@ def _log_a_int(q: float, sigma: float, alpha: int) -> float:
     k = np.arange(alpha + 1, dtype="float64")
     log_binom = special.gammaln(alpha + 1) - special.gammaln(k + 1) - special.gammaln(alpha - k + 1)
     with np.errstate(divide="ignore"):
-        terms = log_binom + k * math.log(q) + (alpha - k) * np.log1p(-q) + (k * k - k) / (2 * sigma**2)
+        terms = (
+            log_binom + k * math.log(q) + (alpha - k) * np.log1p(-q) + (k * k - k) / (2 * sigma**2)
+        )
     return float(special.logsumexp(terms))
 
 
@@ -104,8 +106,16 @@ def _log_a_frac(q: float, sigma: float, alpha: float) -> float:
         j = alpha - i
         log_t0 = log_coef + i * math.log(q) + j * math.log1p(-q)
         log_t1 = log_coef + j * math.log(q) + i * math.log1p(-q)
-        log_s0 = log_t0 + (i * i - i) / (2 * sigma**2) + _log_half_erfc((i - z0) / (math.sqrt(2) * sigma))
-        log_s1 = log_t1 + (j * j - j) / (2 * sigma**2) + _log_half_erfc((z0 - j) / (math.sqrt(2) * sigma))
+        log_s0 = (
+            log_t0
+            + (i * i - i) / (2 * sigma**2)
+            + _log_half_erfc((i - z0) / (math.sqrt(2) * sigma))
+        )
+        log_s1 = (
+            log_t1
+            + (j * j - j) / (2 * sigma**2)
+            + _log_half_erfc((z0 - j) / (math.sqrt(2) * sigma))
+        )
         left = _logaddexp_signed(left, log_s0, sign)
         right = _logaddexp_signed(right, log_s1, sign)
         i += 1
@@ -134,7 +144,11 @@ def rdp_sampled_gaussian(q: float, noise_multiplier: float, orders=DEFAULT_ORDER
         return orders / (2 * sigma**2)
     out = np.empty(len(orders))
     for i, a in enumerate(orders):
-        log_a = _log_a_int(q, sigma, int(a)) if float(a).is_integer() else _log_a_frac(q, sigma, float(a))
+        log_a = (
+            _log_a_int(q, sigma, int(a))
+            if float(a).is_integer()
+            else _log_a_frac(q, sigma, float(a))
+        )
         out[i] = log_a / (a - 1)
     return out
 
@@ -146,7 +160,9 @@ def rdp_to_epsilon(
     rdp = check_array(np.atleast_1d(rdp), "rdp", ndim=1, dtype="float64", finite=False)
     orders = check_array(np.atleast_1d(orders), "orders", ndim=1, dtype="float64")
     if rdp.shape != orders.shape:
-        raise ValueError(f"rdp and orders must have the same length, got {len(rdp)} and {len(orders)}")
+        raise ValueError(
+            f"rdp and orders must have the same length, got {len(rdp)} and {len(orders)}"
+        )
     delta = check_float(delta, "delta", min=0.0, max=1.0, min_open=True, max_open=True)
     conversion = check_choice(conversion, "conversion", ("classic", "balle"))
     if conversion == "classic":
@@ -159,7 +175,7 @@ def rdp_to_epsilon(
 
 
 def steps_for(*, n: int, batch_size: int, epochs: float) -> int:
-    """Optimizer steps in ``epochs`` passes at expected batch ``batch_size``: ``ceil(epochs * n / batch_size)``."""
+    """Optimizer steps in ``epochs`` passes : ``ceil(epochs * n / batch_size)``."""
     n = check_int(n, "n", min=1)
     batch_size = check_int(batch_size, "batch_size", min=1, max=n)
     epochs = check_float(epochs, "epochs", min=0.0)
@@ -195,12 +211,18 @@ def noise_for_epsilon(
     delta: float,
     conversion: str = "classic",
 ) -> float:
-    """The smallest noise multiplier (to 0.01) whose ε after ``epochs`` is at most ``target_epsilon``."""
+    """The smallest noise multiplier (to 0.01) with ε <= ``target_epsilon``."""
     target = check_float(target_epsilon, "target_epsilon", min=0.0, min_open=True)
 
     def eps(s):
-        return dp_epsilon(n=n, batch_size=batch_size, noise_multiplier=s, epochs=epochs,
-                          delta=delta, conversion=conversion)
+        return dp_epsilon(
+            n=n,
+            batch_size=batch_size,
+            noise_multiplier=s,
+            epochs=epochs,
+            delta=delta,
+            conversion=conversion,
+        )
 
     lo, hi = 0.3, 1.0
     while eps(hi) > target:
