@@ -20,13 +20,12 @@ on TensorFlow the attack and the update are one ``tf.function``, on JAX one
   ``CE(clean) + beta * KL`` (Zhang et al. 2019).
 
 Every perturbation is projected so that ``x + delta`` stays in [0, 1] *and* in
-the ball at each step.  :func:`robustness` measures clean, FGSM and PGD
+the ball at each step.  :func:`.robust_eval.robustness` measures clean, FGSM and PGD
 accuracy.  The article's GAN-based method is in :mod:`.article`.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -36,9 +35,10 @@ import numpy as np
 
 from modelsec_edu import backend, models
 
-from .gradient import fgsm, pgd, pgd_tensor
+from .gradient import pgd, pgd_tensor
+from .robust_eval import FLOAT32
 
-__all__ = ["METHODS", "accelerator", "adversarial_fit", "robustness"]
+__all__ = ["METHODS", "accelerator", "adversarial_fit"]
 
 METHODS = ("fgsm_rs", "n_fgsm", "pgd", "trades")
 # Default step size as a multiple of eps, and default number of inner steps.
@@ -284,37 +284,8 @@ class _Bar:
 
 # --------------------------------------------------------------------------- evaluation
 
-# Robust accuracy is measured in float32 (the attack at its strongest) where pgd offers a choice.
-_FLOAT32 = {"precision": "float32"} if "precision" in inspect.signature(pgd).parameters else {}
-
-
-def robustness(
-    model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    eps: float = 0.3,
-    steps: int = 40,
-    step_size: float = 0.01,
-    restarts: int = 1,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Clean accuracy and accuracy under FGSM and PGD at budget ``eps`` (L-inf).
-
-    Threat model: white-box L-inf evasion.  The defaults are the course's bar:
-    PGD-40, step 0.01, random start (Madry et al. 2018).  Returns
-    ``{"clean", "fgsm", "pgd"}`` as fractions in [0, 1].
-    """
-    x, y = _check_xy(model, x, y)
-    x_fgsm = fgsm(model, x, y, eps=eps, **_FLOAT32)
-    x_pgd = pgd(
-        model, x, y, eps=eps, step_size=step_size, steps=steps, restarts=restarts, seed=seed, **_FLOAT32
-    )
-    return {
-        "clean": models.accuracy(model, x, y),
-        "fgsm": models.accuracy(model, x_fgsm, y),
-        "pgd": models.accuracy(model, x_pgd, y),
-    }
+# Validation attacks run in float32 (the attack at its strongest): robust_eval's one setting.
+_FLOAT32 = FLOAT32
 
 
 def accelerator(*, mixed_precision: bool = True, verbose: bool = True) -> dict[str, Any]:
