@@ -26,6 +26,13 @@ def _new_axes(ax, figsize):
     return fig, ax
 
 
+def _text(value: Any, name: str) -> str | None:
+    """A caption: a ``str`` or ``None``."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, got {type(value).__name__} {value!r}")
+    return value
+
+
 def _as_images(x: Any) -> np.ndarray:
     x = check_array(x, "images", dtype=None, finite=False)
     if x.ndim == 4 and x.shape[-1] == 1:
@@ -63,6 +70,9 @@ def image_grid(
     preds = None if preds is None else check_labels(preds, "preds", n=n)
     ncols = min(check_int(ncols, "ncols", min=1), n)
     size = check_float(size, "size", min=0, min_open=True)
+    title = _text(title, "title")
+    vmin = None if vmin is None else check_float(vmin, "vmin")
+    vmax = None if vmax is None else check_float(vmax, "vmax")
     nrows = int(np.ceil(n / ncols))
     if vmax is None:
         vmax = 255.0 if x.dtype == np.uint8 else 1.0
@@ -108,6 +118,7 @@ def accuracy_curves(
     if not curves:
         raise ValueError("curves must name at least one curve, got none")
     percent = check_bool(percent, "percent")
+    xlabel, ylabel, title = (_text(v, n) for v, n in ((xlabel, "xlabel"), (ylabel, "ylabel"), (title, "title")))
     fig, ax = _new_axes(ax, (5.5, 3.5))
     scale = 100.0 if percent else 1.0
     for name, ys in curves.items():
@@ -169,6 +180,7 @@ def probability_bars(probs: Any, *, label: int | None = None, ax=None, title: st
         )
     if label is not None:
         label = check_int(label, "label", min=0, max=len(p) - 1)
+    title = _text(title, "title")
     fig, ax = _new_axes(ax, (4, 2.5))
     colors = [
         "tab:green" if label is not None and i == label else "tab:blue" for i in range(len(p))

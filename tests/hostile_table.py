@@ -140,6 +140,20 @@ def row(name: str):
 
 # ---------------------------------------------------------------- what the probes do not apply to
 
+# Parameters the probes skip, "<function>:<parameter>" (or "<module>:*" for all but the first).
+EXEMPT_PARAMS: dict[str, str] = {
+    "validation:*": "how the library calls its own checks (the name, the bounds), not a user's input",
+}
+
+
+def param_exemption(qualname: str, param: str, first: bool) -> str | None:
+    """Why the probes skip ``param`` of ``qualname``, or None."""
+    if f"{qualname}:{param}" in EXEMPT_PARAMS:
+        return EXEMPT_PARAMS[f"{qualname}:{param}"]
+    module = qualname.rsplit(".", 1)[0]
+    return None if first else EXEMPT_PARAMS.get(f"{module}:*")
+
+
 EXEMPT: dict[str, str] = {
     "exercises": "a check reports a wrong answer as a verdict and never raises (tests/test_exercises_*)",
     "backend.torch": "imported only on the torch backend",
@@ -235,11 +249,12 @@ def probes(param: inspect.Parameter, *, has_classes: bool) -> list[tuple[str, Ca
         out.append(("int 42", _const(42)))
     elif k == "array":
         out.append(("a string", _const("not an array")))
-        out.append(("an empty batch", lambda v: np.asarray(v)[:0]))
-        if name in _LABELS and has_classes:
-            out.append(("labels out of range", lambda v: np.asarray(v) + 1000))
-        if name in _LABELS:
-            out.append(("float labels", lambda v: np.asarray(v).astype("float32") + 0.5))
+        if param.default is not None:  # the spoils below start from a real array
+            out.append(("an empty batch", lambda v: np.asarray(v)[:0]))
+            if name in _LABELS and has_classes:
+                out.append(("labels out of range", lambda v: np.asarray(v) + 1000))
+            if name in _LABELS:
+                out.append(("float labels", lambda v: np.asarray(v).astype("float32") + 0.5))
     if k is not None and not optional(param) and param.default is inspect.Parameter.empty:
         out.append(("None", _const(None)))
     if name == "clip":

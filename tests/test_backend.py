@@ -94,9 +94,9 @@ def test_bad_inputs(linear):
     model, _, _, x, y = linear
     with pytest.raises(TypeError, match="keras.Model"):
         backend.input_gradient(lambda t: t, x, y)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=r"y must have \d+ labels"):
         backend.input_gradient(model, x, y[:3])
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match=r"^x "):
         backend.input_gradient(model, x[:0], y[:0])
 
 

@@ -112,6 +112,7 @@ def value_and_grad(f: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple
 
     Works eagerly and inside :func:`compiled` functions on every backend.
     """
+    _check_callable(f, "f")
     return _impl().value_and_grad(f)
 
 
@@ -140,6 +141,7 @@ def compiled(
     to ``make()``'s function as a keyword argument when that function accepts it.
     """
     common.check_model(model)
+    _check_callable(make, "make")
     compute_dtype = validation.check_choice(compute_dtype, "compute_dtype", ("float32", "bfloat16"))
     store = common.per_model(model)
     cache_key = (key, compute_dtype)
@@ -170,7 +172,7 @@ def input_gradient(
         example's gradient independent of the batch size.
     """
     common.check_model(model)
-    x, y = _xy(x, y)
+    x, y = _xy(model, x, y)
 
     def make():
         def fn(logits, xb, yb):
@@ -187,14 +189,15 @@ def input_gradient(
     return keras.ops.convert_to_numpy(per), keras.ops.convert_to_numpy(grad)
 
 
-def _xy(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
-    if y.shape != (len(x),):
-        raise ValueError(f"y must have shape ({len(x)},) to match x, got {y.shape}")
-    return x, y
+def _xy(model: keras.Model, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A non-empty float32 batch and one label per input, in range for ``model``'s classes."""
+    x = validation.check_array(x, "x", min_ndim=2)
+    return x, validation.check_labels(y, "y", n=len(x), num_classes=validation.check_classifier(model))
+
+
+def _check_callable(fn: Any, name: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
 
 
 def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
@@ -211,7 +214,7 @@ def weight_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[n
     by).  Returns NumPy arrays in the order of ``model.trainable_variables``.
     """
     common.check_model(model)
-    grads = _impl().weight_gradients(model, *_tensors(*_xy(x, y)))
+    grads = _impl().weight_gradients(model, *_tensors(*_xy(model, x, y)))
     return [keras.ops.convert_to_numpy(g) for g in grads]
 
 
@@ -227,7 +230,7 @@ def per_example_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray) -> l
     backward pass per example on PyTorch.
     """
     common.check_model(model)
-    grads = _impl().per_example_gradients(model, *_tensors(*_xy(x, y)))
+    grads = _impl().per_example_gradients(model, *_tensors(*_xy(model, x, y)))
     return [keras.ops.convert_to_numpy(g) for g in grads]
 
 
@@ -288,6 +291,7 @@ def train_step(
     DP-SGD models use none; on JAX the dropout seed advances once per step.
     """
     common.check_model(model)
+    _check_callable(loss_fn, "loss_fn")
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError("model has no optimizer: call model.compile(optimizer=...) first")

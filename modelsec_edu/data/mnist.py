@@ -290,6 +290,8 @@ def to_float(x: np.ndarray) -> np.ndarray:
         raise TypeError(f"x must be uint8 images (0-255), got dtype {x.dtype}")
     if x.ndim != 3:
         raise ValueError(f"x must be images of shape (n, height, width), got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError("x must hold at least one image, got an empty batch")
     return (x.astype("float32") / 255.0)[..., None]
 
 

@@ -97,3 +97,33 @@ def padded(a: np.ndarray, size: int) -> np.ndarray:
     if len(a) >= size:
         return a
     return np.concatenate([a, np.repeat(a[-1:], size - len(a), axis=0)])
+
+
+# ------------------------------------------------------------------ tensors inside compiled code
+# What can be checked without converting a (possibly symbolic) tensor: its kind, rank, static
+# batch size and dtype.  Values are the caller's business (pgd checks them before it compiles).
+
+
+def tensor_batch(x: Any, name: str) -> Any:
+    """``x`` if it is a tensor or array batch of rank >= 2 and not statically empty."""
+    if not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        raise TypeError(f"{name} must be a tensor or array batch, got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if len(shape) < 2:
+        raise ValueError(f"{name} must be a batch of shape (n, ...), got shape {shape}")
+    if shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty batch, got shape {shape}")
+    return x
+
+
+def tensor_labels(y: Any, name: str, n: Any) -> Any:
+    """``y`` if it is an integer tensor or array of shape ``(n,)`` (``n`` None: unknown)."""
+    if not (hasattr(y, "shape") and hasattr(y, "dtype")):
+        raise TypeError(f"{name} must be an integer tensor or array of labels, got {type(y).__name__}")
+    dtype = keras.backend.standardize_dtype(y.dtype)
+    if not dtype.startswith(("int", "uint")):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {dtype}")
+    shape = tuple(y.shape)
+    if len(shape) != 1 or (n is not None and shape[0] is not None and shape[0] != n):
+        raise ValueError(f"{name} must have shape ({n},), got {shape}")
+    return y

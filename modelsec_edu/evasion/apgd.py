@@ -70,7 +70,16 @@ def dlr_loss(z: Any, y: Any, target: Any = None) -> Any:
 
     Larger means closer to fooling the model.  Needs 3 classes (targeted: 4).
     """
+    z = _checks.tensor_batch(z, "z")
     k = z.shape[-1]
+    if len(z.shape) != 2 or (k is not None and k < (3 if target is None else 4)):
+        raise ValueError(
+            f"z must be logits of shape (n, classes) with at least {3 if target is None else 4} "
+            f"classes, got shape {tuple(z.shape)}"
+        )
+    y = _checks.tensor_labels(y, "y", z.shape[0])
+    if target is not None:
+        target = _checks.tensor_labels(target, "target", z.shape[0])
     onehot = keras.ops.one_hot(y, k)
     z_y = keras.ops.sum(z * onehot, axis=-1)
     zs = keras.ops.sort(z, axis=-1)  # ascending: zs[:, -1] is the largest logit

@@ -149,6 +149,7 @@ def accuracy_from_norms(
     check_model(model)
     x, x_adv, y = _pair(model, x, x_adv, y)
     eps = [check_float(e, "eps", min=0) for e in _sequence(eps, "eps")]
+    norm = check_choice(norm, "norm", NORMS)
     size = perturbation_norms(x, x_adv, norms=(norm,))[norm]
     clean = models.predict_labels(model, x) == y
     fooled = models.predict_labels(model, x_adv) != y

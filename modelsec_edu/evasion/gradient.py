@@ -24,7 +24,14 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
-from modelsec_edu.validation import check_bool, check_choice, check_float, check_int, check_seed
+from modelsec_edu.validation import (
+    check_bool,
+    check_choice,
+    check_clip,
+    check_float,
+    check_int,
+    check_seed,
+)
 
 from . import _checks, norms
 
@@ -83,8 +90,17 @@ def pgd_tensor(
     """
     norm = check_choice(norm, "norm", _checks.NORMS)
     targeted = check_bool(targeted, "targeted")
-    if isinstance(steps, (int, np.integer)):
+    if not callable(logits_fn):
+        raise TypeError(f"logits_fn must be callable, got {type(logits_fn).__name__}")
+    x = _checks.tensor_batch(x, "x")
+    # y labels logits_fn's output, which may hold more rows than x (a patch over a batch)
+    y = _checks.tensor_labels(y, "y", None)
+    if isinstance(steps, (int, np.integer)) or not hasattr(steps, "dtype"):
         steps = check_int(steps, "steps", min=1)
+    if clip is not None and not (
+        isinstance(clip, (tuple, list)) and any(hasattr(v, "shape") for v in clip)
+    ):
+        clip = check_clip(clip)
 
     def loss(xa):
         per = keras.ops.sparse_categorical_crossentropy(y, logits_fn(xa), from_logits=True)

@@ -62,12 +62,14 @@ def compare_backends(
     Robust accuracy is :func:`modelsec_edu.evasion.robust_accuracy` (right both clean and attacked),
     computed in float32 on every backend.
     """
-    model_path, manifest = Path(model_path), Path(manifest)
+    model_path = validation.check_path(model_path, "model_path")
+    manifest = validation.check_path(manifest, "manifest")
     if not model_path.is_file():
         raise ValueError(f"model_path must name an existing .keras file, got {str(model_path)!r}")
     x, y = validation.check_xy(x, y)
     eps = validation.check_float(eps, "eps", min=0.0)
     step_size = validation.check_float(step_size, "step_size", min=0.0, min_open=True)
+    timeout = validation.check_float(timeout, "timeout", min=0.0, min_open=True)
     steps = validation.check_int(steps, "steps", min=1)
     seed = validation.check_int(seed, "seed", min=0)
     for b in backends:
