@@ -34,9 +34,14 @@ lab: $(STAMP)
 # The chapters run three ways: by the site build (nbclient, quick mode: a cell error fails it, as
 # nbval's would), under Colab's pins, and in a real browser; the solutions by nbval and under Colab's
 # pins.  `make test-notebooks` still runs chapters and solutions through nbval on their own.
+# Every stage runs even after one fails (CI then names all the failures), each timed.
+CI_STAGES := lint test-unit test-solutions site test-backend test-torch test-widgets7 test-colab \
+	test-browser
 test: $(STAMP)
-	$(MAKE) lint test-unit test-solutions site test-backend test-torch test-widgets7 test-colab \
-		test-browser
+	@failed=""; for t in $(CI_STAGES); do start=$$(date +%s); \
+		if $(MAKE) --no-print-directory $$t; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
+		echo "== make $$t: $$r in $$(( $$(date +%s) - start )) s"; done; \
+		[ -z "$$failed" ] || { echo "== failed:$$failed"; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PYDIRS)
