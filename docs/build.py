@@ -19,8 +19,10 @@ Nothing in the repository is written: outputs go to ``build/`` (ignored by git).
 from __future__ import annotations
 
 import argparse
+import ast
 import html.parser
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
+REPO = "https://github.com/modelsec-edu/modelsec-edu"
 
 
 def execute(nb: Path, out_dir: Path, timeout: int) -> tuple[str, float]:
@@ -58,7 +61,7 @@ def run_notebooks(out_dir: Path, jobs: int, timeout: int) -> None:
     }
     for key, value in env_defaults.items():
         os.environ.setdefault(key, value)
-    books = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    books = chapters()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for name, seconds in pool.map(lambda nb: execute(nb, out_dir, timeout), books):
             print(f"  executed {name:<40} {seconds:6.1f} s")
@@ -71,26 +74,105 @@ def assemble(executed: Path, src: Path) -> None:
     for f in (ROOT / "docs").iterdir():
         if f.suffix in (".md", ".py") and f.name != "build.py":
             shutil.copy2(f, src / f.name)
-    books = sorted(executed.glob("[0-9][0-9]_*.ipynb"))
-    if not books:
-        raise SystemExit(f"no executed notebooks in {executed}: run without --reuse")
-    for nb in books:
-        shutil.copy2(nb, src / "notebooks" / nb.name)
-    (src / "runtimes.md").write_text(runtimes_table(), encoding="utf-8")
+    # the chapters present now (an executed copy of a chapter since removed is left out)
+    missing = [nb.name for nb in chapters() if not (executed / nb.name).is_file()]
+    if missing:
+        raise SystemExit(f"not executed yet in {executed}: {missing}; run without --reuse")
+    for nb in chapters():
+        shutil.copy2(executed / nb.name, src / "notebooks" / nb.name)
+    generated = {
+        "runtimes.md": runtimes_table,
+        "chapters.md": chapters_table,
+        "tradeoffs.md": tradeoffs_table,
+    }
+    for name, make in generated.items():
+        (src / name).write_text(make(), encoding="utf-8")
+
+
+def _fmt_seconds(s) -> str:
+    return "not measured" if s is None else (f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min")
+
+
+def chapters() -> list[Path]:
+    """Every chapter notebook present (chapters being written appear as soon as they land)."""
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def runtimes_table() -> str:
-    """The measured run times the library holds (``runtime.RUN_SECONDS``), as a Markdown table."""
+    """The measured run times the library holds (``runtime.RUN_SECONDS``), as a Markdown table.
+
+    One column per mode or route the table names (``quick``, ``full``, or routes such as
+    ``binder``), in the order they first appear, so a new route shows up without editing this.
+    """
     from modelsec_edu import runtime
 
-    def fmt(s):
-        return "not measured" if s is None else (f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min")
+    table = runtime.RUN_SECONDS
+    routes = list(dict.fromkeys(k for row in table.values() for k in row)) or ["quick", "full"]
+    lines = ["| chapter | " + " | ".join(routes) + " |", "|---" * (len(routes) + 1) + "|"]
+    for nb in chapters():
+        row = table.get(nb.name[:2], {})
+        lines.append(
+            f"| {nb.stem} | " + " | ".join(_fmt_seconds(row.get(r)) for r in routes) + " |"
+        )
+    note = "" if table else "\n\nNo chapter has been timed yet (`runtime.RUN_SECONDS` is empty).\n"
+    return "\n".join(lines) + f"\n\nMeasured on {runtime.RUN_MACHINE}.\n" + note
 
-    lines = ["| chapter | quick mode | default (full) mode |", "|---|---|---|"]
-    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        row = runtime.RUN_SECONDS.get(nb.name[:2], {})
-        lines.append(f"| {nb.stem} | {fmt(row.get('quick'))} | {fmt(row.get('full'))} |")
-    return "\n".join(lines) + f"\n\nMeasured on {runtime.RUN_MACHINE}.\n"
+
+def _prerequisites(nb: Path) -> str:
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    text = "\n\n".join(c.source for c in book.cells if c.cell_type == "markdown")
+    found = re.search(r"\*\*Prerequisites?[:.]?\*\*[:.]?\s*(.+?)(?:\n\s*\n|$)", text, re.S)
+    return " ".join(found.group(1).split()) if found else "not stated in the notebook"
+
+
+def _checks(chapter: str) -> list[str]:
+    """The exercise checks of ``modelsec_edu/exercises/chNN.py``, read with ``ast`` (no import)."""
+    module = ROOT / "modelsec_edu" / "exercises" / f"ch{chapter}.py"
+    if not module.is_file():
+        return []
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    return [
+        f"`{f.name}`"
+        for f in tree.body
+        if isinstance(f, ast.FunctionDef) and f.name.startswith("check_")
+    ]
+
+
+def chapters_table() -> str:
+    """Per chapter, from the repository itself: prerequisites, exercise checks, the solutions."""
+    lines = [
+        "| chapter | prerequisites (as the notebook states them) | checked exercises | solutions |"
+    ]
+    lines.append("|---|---|---|---|")
+    for nb in chapters():
+        solution = ROOT / "solutions" / nb.name
+        where = f"[`solutions/{nb.name}`]({REPO}/blob/main/solutions/{nb.name})"
+        checks = _checks(nb.name[:2])
+        lines.append(
+            f"| [{nb.stem}](notebooks/{nb.name}) | {_prerequisites(nb)} | "
+            f"{len(checks)}: {', '.join(checks) or '-'} | "
+            f"{where if solution.is_file() else '**missing**'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def tradeoffs_table() -> str:
+    """The defences' recorded figures (chapter 10's plot) and the chapters with none yet."""
+    from modelsec_edu.outlook import tradeoffs
+
+    rows = tradeoffs.load_tradeoffs()
+    lines = ["| ch. | defence | clean | under attack | strongest attack | cost | source |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for r in rows:
+        lines.append(
+            f"| {r.chapter} | {r.defence} | {r.clean:.1%} | {r.attacked:.1%} | {r.attack} | "
+            f"{r.cost:.1f}x | {r.source} |"
+        )
+    missing = tradeoffs.missing_chapters(rows)
+    tail = f"\n\nNo figures recorded yet for chapters {', '.join(missing)}.\n" if missing else "\n"
+    return ("\n".join(lines) if rows else "No bench has recorded a defence yet.") + tail
 
 
 class _Links(html.parser.HTMLParser):

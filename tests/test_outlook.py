@@ -2,6 +2,8 @@
 
 import importlib.util
 import itertools
+import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -50,6 +52,64 @@ def test_pareto_front_points_are_not_dominated_and_the_rest_are():
 def test_pareto_front_refuses_bad_input(clean, robust, error):
     with pytest.raises(error, match="clean|robust"):
         outlook.pareto_front(clean, robust)
+
+
+def _recorder():
+    """bench/_record.py, the one writer of the trade-off files (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "_record", Path(__file__).resolve().parents[1] / "bench" / "_record.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ROW = {
+    "chapter": "06",
+    "defence": "PGD-AT",
+    "clean": 0.9,
+    "attacked": 0.7,
+    "attack": "PGD",
+    "cost": 11,
+}
+
+
+def test_recorded_rows_flow_into_the_tradeoff_table(tmp_path):
+    record = _recorder().record
+    record("bench/adversarial_training.py", [ROW], folder=tmp_path)
+    record(
+        "bench/poisoning_tampering.py",
+        [{**ROW, "chapter": "04", "defence": "spectral"}],
+        folder=tmp_path,
+    )
+    # a second run replaces its own row and leaves the other bench's file alone
+    record("bench/adversarial_training.py", [{**ROW, "attacked": 0.6}], folder=tmp_path)
+    rows = outlook.load_tradeoffs(tmp_path)
+    assert [(r.chapter, r.defence, r.attacked) for r in rows] == [
+        ("04", "spectral", 0.7),
+        ("06", "PGD-AT", 0.6),
+    ]
+    assert all(r.source.startswith("bench/") and "CPU" in r.source for r in rows)
+    assert outlook.missing_chapters(rows) == ["05", "07", "08", "09"]
+    assert outlook.load_tradeoffs(tmp_path / "none") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [({"clean": 1.5}, "clean"), ({"cost": 0}, "cost"), ({"attacked": "high"}, "attacked")],
+)
+def test_a_bad_tradeoff_row_is_refused_when_recorded_and_when_read(tmp_path, change, match):
+    with pytest.raises(ValueError, match=match):
+        _recorder().record("bench/x.py", [{**ROW, **change}], folder=tmp_path)
+    (tmp_path / "x.json").write_text(json.dumps({"rows": [{**ROW, **change, "source": "s"}]}))
+    with pytest.raises(ValueError, match=f"x.json: {match}"):
+        outlook.load_tradeoffs(tmp_path)
+
+
+def test_the_shipped_tradeoff_files_load():
+    rows = outlook.load_tradeoffs()
+    assert all(r.chapter in outlook.tradeoffs.DEFENCE_CHAPTERS for r in rows)
+    assert len({(r.chapter, r.defence) for r in rows}) == len(rows)
 
 
 def test_applicable_filters_by_each_part_of_the_threat_model():
@@ -113,6 +173,11 @@ def test_one_model_one_attack_agrees_across_backends(saved_model):
     assert all(r.available and not r.error for r in runs), [r.error for r in runs]
     robust = [r.robust_accuracy for r in runs]
     clean = [r.clean_accuracy for r in runs]
+    for r in runs:  # `make test-torch` shows these (pytest -s): each backend's answer and time
+        print(
+            f"\n{r.backend:>10}: clean {r.clean_accuracy:.1%}, robust {r.robust_accuracy:.1%}, "
+            f"attack {r.attack_seconds:.2f} s"
+        )
     assert max(clean) - min(clean) <= 0.005 and max(robust) - min(robust) <= 0.005, (clean, robust)
     assert all(r.attack_seconds > 0 for r in runs)
 

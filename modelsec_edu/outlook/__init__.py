@@ -15,7 +15,7 @@ from pathlib import Path
 from .cross_backend import BACKENDS, BackendRun, compare_backends
 from .standards import STANDARDS, Mapping, standards_table
 from .threats import ATTACKS, CAPABILITIES, GOALS, KNOWLEDGE, Threat, applicable
-from .tradeoffs import Tradeoff, load_tradeoffs, pareto_front
+from .tradeoffs import Tradeoff, load_tradeoffs, missing_chapters, pareto_front
 
 __all__ = [
     "ATTACKS",
@@ -31,6 +31,7 @@ __all__ = [
     "applicable",
     "compare_backends",
     "load_tradeoffs",
+    "missing_chapters",
     "pareto_front",
     "standards_table",
     "tools_table",

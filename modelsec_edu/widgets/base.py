@@ -16,7 +16,14 @@ from matplotlib.figure import Figure
 class FigurePanel:
     """A matplotlib ``Figure`` (no pyplot, no global state) shown as a PNG image widget."""
 
-    def __init__(self, figsize: tuple[float, float] = (6, 3), *, dpi: int = 80, nrows: int = 1, ncols: int = 1):
+    def __init__(
+        self,
+        figsize: tuple[float, float] = (6, 3),
+        *,
+        dpi: int = 80,
+        nrows: int = 1,
+        ncols: int = 1,
+    ):
         self.figure = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(nrows, ncols, squeeze=False).ravel()
