@@ -104,10 +104,28 @@ def _quiet_tensorflow() -> None:
 
 _quiet_tensorflow()
 
-# Seconds a whole chapter took from an empty cache, by mode, and the machine it was measured on
-# (bench/learner_routes.py prints this table; update both together).  Missing: not measured yet.
-RUN_SECONDS: dict[str, dict[str, float]] = {}
+# Seconds a whole chapter took from an empty cache, by mode, and the machine it was measured on.
+# ``bench/learner_routes.py --record`` writes run_seconds.json; the slower of its two routes
+# (real MNIST, offline fallback) is what a chapter's setup cell quotes.  Missing: not measured.
+RUN_FILE = Path(__file__).resolve().parent / "run_seconds.json"
 RUN_MACHINE = "one core (taskset -c 0) of a shared 2-core x86-64 Linux VM, TensorFlow CPU"
+
+
+def _run_seconds(file: Path = RUN_FILE) -> dict[str, dict[str, float]]:
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    table: dict[str, dict[str, float]] = {}
+    for chapter, row in doc.get("chapters", {}).items():
+        for which in MODES:
+            runs = [v for k, v in row.items() if k in (f"{which}_online", f"{which}_offline")]
+            if runs:
+                table.setdefault(chapter, {})[which] = float(max(runs))
+    return table
+
+
+RUN_SECONDS: dict[str, dict[str, float]] = _run_seconds()
 
 
 def config_path() -> Path:

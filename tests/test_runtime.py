@@ -186,3 +186,40 @@ def test_tensorflow_banner_stays_out_of_stderr_but_warnings_do_not():
     assert "absl::InitializeLog" not in out.stderr
     assert "oneDNN" not in out.stderr
     assert "a real warning" in out.stderr
+
+
+def _notebook(*cells: str):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nb
+
+
+def _last_text(nb) -> str:
+    return "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+
+
+def test_the_mode_set_in_one_notebook_holds_in_another_and_after_a_kernel_restart(monkeypatch):
+    """Real Jupyter kernels (nbclient): set once in notebook A; notebook B and A restarted see it."""
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.delenv(runtime.QUICK_ENV, raising=False)
+    setup = "import os; os.environ.pop('MODELSEC_EDU_QUICK', None)\nfrom modelsec_edu import runtime"
+    show = "print(*runtime.mode(), sep='|')"
+    first = nbclient.NotebookClient(
+        _notebook(setup, "runtime.set_mode('quick')", show), timeout=120, kernel_name="python3"
+    )
+    with first.setup_kernel():
+        for i, cell in enumerate(first.nb.cells):
+            first.execute_cell(cell, i)
+        assert _last_text(first.nb).strip().startswith("quick|")
+        first.km.restart_kernel(now=True)  # the learner's "Restart kernel"
+        first.kc.wait_for_ready(timeout=60)
+        again = _notebook(setup, show)
+        for i, cell in enumerate(again.cells):
+            first.nb.cells = again.cells
+            first.execute_cell(cell, i)
+        assert _last_text(first.nb).strip() == f"quick|config file {runtime.config_path()}"
+    second = nbclient.NotebookClient(_notebook(setup, show), timeout=120, kernel_name="python3")
+    second.execute()
+    assert _last_text(second.nb).strip() == f"quick|config file {runtime.config_path()}"
