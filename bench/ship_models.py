@@ -64,7 +64,9 @@ stage, out = Path(sys.argv[1]), Path(sys.argv[2])
 plan = json.loads((stage / "plan.json").read_text())
 done = {}
 for name, build in plan.items():
-    model = keras.models.clone_model(eval(build))  # uncompiled: no optimizer state to mismatch
+    built = eval(build)
+    model = built.__class__.from_config(built.get_config())  # uncompiled: no optimizer state
+    assert getattr(model, "optimizer", None) is None, name
     with np.load(stage / f"{name}.weights.npz") as f:
         model.set_weights([f[f"arr_{i}"] for i in range(len(f.files))])
     with np.load(stage / f"{name}.probe.npz") as f:
@@ -158,7 +160,12 @@ def train(name: str, train_data):
 
 
 def card(name: str, rec: dict) -> str:
-    figs = "\n".join(f"| {k} | {v:.4f} |" for k, v in rec["figures"].items()) or "| (a generator) | |"
+    figs = "\n".join(
+        f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+        for k, v in rec["figures"].items()
+    ) or "| (a generator: no accuracy figure) | |"
+    took = rec.get("train_seconds")
+    took = f"{took:.0f} s" if isinstance(took, (int, float)) else "not recorded"
     return f"""# Model card: `{name}`
 
 Shipped with modelsec-edu; `zoo.get("{name}")` returns it in the default mode after checking
@@ -170,7 +177,7 @@ its SHA-256 (manifest.json) and, when model-signing is installed, the manifest's
   model's accuracy is lower.
 - **Seed**: {rec.get("seed", 0)} (`keras.utils.set_random_seed`)
 - **Trained by**: {rec.get("trained_by", "bench/ship_models.py")}, backend {rec.get("backend", "tensorflow")}
-- **Training time**: {rec.get("train_seconds", float("nan")):.0f} s on {rec.get("machine", "?")}
+- **Training time**: {took} on {rec["machine"]}
 - **Saved by**: Keras {rec["saved_keras"]} (the oldest supported; later 3.x versions read it)
 
 | figure | value |
@@ -210,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         got = from_artifacts(name, args.artifacts)
         if got is not None:
             weights, doc = got
-            rec = {**doc, "trained_by": doc.get("trained_by", f"the chapter-06 helper ({args.artifacts})")}
+            rec = {"trained_by": f"the chapter-06 helper ({args.artifacts})", **doc}
         elif args.train:
             model, rec = train(name, train_data)
             weights = model.get_weights()
@@ -226,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(stage / f"{name}.probe.npz", out=out, **{f"in{i}": a for i, a in enumerate(inputs)})
         rec.setdefault("figures", {}).update(figures(name, model, test))
         rec.update(name=name, data=rec.get("data", DATA), n_train=rec.get("n_train", 8000),
-                   seed=rec.get("seed", 0))
+                   seed=rec.get("seed", 0), machine=rec.get("machine", "not recorded"),
+                   train_seconds=rec.get("train_seconds"), settings=rec.get(
+                       "settings", zoo.RECIPES[name][0]), history=rec.get("history", {}))
         plan[name], records[name] = build_expr(name), rec
         print(f"{name}: staged ({rec['trained_by']}); {rec['figures']}", flush=True)
     if not plan:

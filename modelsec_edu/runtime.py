@@ -352,3 +352,36 @@ def expected_time(chapter: str, which: str | None = None) -> str:
 
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+CHAPTERS = {
+    "00": "start_here", "01": "concepts", "02": "loss_formula", "03": "backprop_attacks",
+    "04": "data_poisoning", "05": "model_tampering", "06": "gan_adversarial_training",
+    "07": "healthcare", "08": "finance", "09": "autonomous_driving", "10": "tools_outlook",
+}  # fmt: skip
+
+
+def run_table(file: Path | None = None) -> list[dict[str, Any]]:
+    """Print how long each chapter took from an empty cache, per route, as measured; return the rows.
+
+    The figures come from ``bench/learner_routes.py --record`` (``run_seconds.json``): each
+    chapter in the default mode on one CPU core, with real MNIST (``online``) and on the
+    offline fallback.  A chapter or route without a figure says "not measured".
+    """
+    try:
+        doc = json.loads((file or RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    rows = []
+    print(f"{'chapter':<32} {'real MNIST':>16} {'offline fallback':>18}")
+    for chapter, name in CHAPTERS.items():
+        row = doc.get("chapters", {}).get(chapter, {})
+        cells = []
+        for route in ("online", "offline"):
+            s, mb = row.get(f"full_{route}"), row.get(f"full_{route}_mb")
+            cells.append(f"{_minutes(s)}, {mb:,} MB" if s is not None else "not measured")
+        rows.append({"chapter": chapter, **row})
+        print(f"{chapter}_{name:<29} {cells[0]:>16} {cells[1]:>18}")
+    sources = sorted({r["source"] for r in doc.get("chapters", {}).values() if "source" in r})
+    print("measured by " + ("; ".join(sources) if sources else "nothing yet") + f" ({RUN_MACHINE})")
+    return rows

@@ -223,3 +223,18 @@ def test_the_mode_set_in_one_notebook_holds_in_another_and_after_a_kernel_restar
     second = nbclient.NotebookClient(_notebook(setup, show), timeout=120, kernel_name="python3")
     second.execute()
     assert _last_text(second.nb).strip() == f"quick|config file {runtime.config_path()}"
+
+
+def test_the_run_table_quotes_the_slower_route_and_says_what_was_not_measured(tmp_path, capsys):
+    file = tmp_path / "run_seconds.json"
+    doc = {"chapters": {"02": {"full_online": 120, "full_online_mb": 900, "full_offline": 80,
+                               "full_offline_mb": 700, "source": "bench/learner_routes.py, x"}}}
+    file.write_text(json.dumps(doc), encoding="utf-8")
+    assert runtime._run_seconds(file) == {"02": {"full": 120.0}}
+    rows = runtime.run_table(file)
+    out = capsys.readouterr().out
+    assert [r["chapter"] for r in rows] == sorted(runtime.CHAPTERS)
+    assert "02_loss_formula" in out and "2.0 min, 900 MB" in out and "80 s, 700 MB" in out
+    assert out.count("not measured") == 2 * (len(runtime.CHAPTERS) - 1)
+    assert "bench/learner_routes.py, x" in out
+    assert runtime._run_seconds(tmp_path / "absent.json") == {}
