@@ -50,7 +50,7 @@ def notebooks(chapters: list[str]) -> list[Path]:
 
 
 def run_one(nb: Path, route: str, mnist: Path, timeout: int, core: str,
-            mode: str = "full") -> dict:
+            mode: str = "full", python: str = sys.executable) -> dict:
     """Run one notebook in a fresh home; return its seconds, peak MB and outcome."""
     home = Path(tempfile.mkdtemp(prefix=f"routes-{nb.name[:2]}-"))
     env = {k: v for k, v in os.environ.items() if k not in _CLEAR}
@@ -62,7 +62,7 @@ def run_one(nb: Path, route: str, mnist: Path, timeout: int, core: str,
         env["MODELSEC_EDU_DATA"] = str(mnist)
     else:
         env["MODELSEC_EDU_OFFLINE"] = "1"
-    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+    cmd = [python, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
            f"--ExecutePreprocessor.timeout={timeout}", "--output-dir", str(home),
            "--output", "out.ipynb", str(nb)]
     if core and shutil.which("taskset"):
@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="full: the default a learner gets (quick: what CI runs)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per notebook")
     parser.add_argument("--core", default="0", help="taskset core list ('' for no pinning)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the environment to run the notebooks in (e.g. a fresh venv from "
+                        "binder/requirements.txt after binder/postBuild)")
     parser.add_argument("--record", action="store_true", help=f"merge into {TABLE.name}")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"import json, sys, pathlib; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
                 "import learner_routes as l; "
                 f"print(json.dumps(l.run_one(pathlib.Path({str(nb)!r}), {route!r}, "
-                f"pathlib.Path({str(args.mnist)!r}), {args.timeout}, {args.core!r}, {args.mode!r})))"
+                f"pathlib.Path({str(args.mnist)!r}), {args.timeout}, {args.core!r}, {args.mode!r}, {args.python!r})))"
             )
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
             row = json.loads(res.stdout.strip().splitlines()[-1])
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 else ("FAILED: " + row["error"] if not row["ok"] else "over the bar")
             print(f"{nb.name:<34} {route:<8} {row['seconds']:8.0f} {row['peak_mb']:8.0f}  {bars}",
                   flush=True)
-    print(f"machine: {_record.machine()}; pinned to core {args.core or 'none'}")
+    print(f"machine: {_record.machine()}; pinned to core {args.core or 'none'}; "
+          f"python {args.python}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     if args.record:
