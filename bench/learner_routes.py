@@ -78,9 +78,12 @@ def run_one(nb: Path, route: str, mnist: Path, timeout: int, core: str,
         out, _ = proc.communicate()
         killed = True
     seconds = time.perf_counter() - start
-    peak_mb = _peak_mb_since()
+    # A killed run's kernel is never reaped here, so its memory is unknown (None).
+    peak_mb = None if killed else _peak_mb_since()
     ok = proc.returncode == 0 and not killed
     tail = out.decode(errors="replace").strip().splitlines()[-3:] if not ok else []
+    if killed:
+        tail = [f"killed after {seconds:.0f} s (over the {timeout + 120} s limit)"]
     shutil.rmtree(home, ignore_errors=True)
     return {"chapter": nb.name[:2], "notebook": nb.name, "route": route, "mode": mode,
             "seconds": seconds,
@@ -130,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             bars = "ok" if row["ok"] and row["seconds"] < MAX_SECONDS and row["peak_mb"] < MAX_MB \
                 else ("FAILED: " + row["error"] if not row["ok"] else "over the bar")
-            print(f"{nb.name:<34} {route:<8} {row['seconds']:8.0f} {row['peak_mb']:8.0f}  {bars}",
-                  flush=True)
+            mb = "n/a" if row["peak_mb"] is None else f"{row['peak_mb']:.0f}"
+            print(f"{nb.name:<34} {route:<8} {row['seconds']:8.0f} {mb:>8}  {bars}", flush=True)
     print(f"machine: {_record.machine()}; pinned to core {args.core or 'none'}; "
           f"python {args.python}")
     if args.json:
