@@ -38,6 +38,7 @@ T = TypeVar("T")
 QUICK_ENV = "MODELSEC_EDU_QUICK"
 CONFIG_ENV = "MODELSEC_EDU_CONFIG"
 MODES = ("quick", "full")
+ROUTES = ("online", "offline")  # real MNIST at hand; the offline fallback digits
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -105,8 +106,9 @@ def _quiet_tensorflow() -> None:
 _quiet_tensorflow()
 
 # Seconds a whole chapter took from an empty cache, by mode, and the machine it was measured on.
-# ``bench/learner_routes.py --record`` writes run_seconds.json; the slower of its two routes
-# (real MNIST, offline fallback) is what a chapter's setup cell quotes.  Missing: not measured.
+# ``bench/learner_routes.py --record`` writes run_seconds.json; a chapter's setup cell quotes the
+# slower of its two routes (real MNIST, offline fallback), in CPU seconds where they were
+# recorded (the build machine is shared, so its wall clock overstates a core of one's own).
 RUN_FILE = Path(__file__).resolve().parent / "run_seconds.json"
 RUN_MACHINE = "one core (taskset -c 0) of a shared 2-core x86-64 Linux VM, TensorFlow CPU"
 
@@ -119,7 +121,8 @@ def _run_seconds(file: Path = RUN_FILE) -> dict[str, dict[str, float]]:
     table: dict[str, dict[str, float]] = {}
     for chapter, row in doc.get("chapters", {}).items():
         for which in MODES:
-            runs = [v for k, v in row.items() if k in (f"{which}_online", f"{which}_offline")]
+            runs = [row.get(f"{which}_{r}_cpu", row.get(f"{which}_{r}")) for r in ROUTES]
+            runs = [v for v in runs if v is not None]
             if runs:
                 table.setdefault(chapter, {})[which] = float(max(runs))
     return table
@@ -345,8 +348,8 @@ def expected_time(chapter: str, which: str | None = None) -> str:
     alt = RUN_SECONDS.get(chapter, {}).get(other)
     tail = f"; {other} mode: about {_minutes(alt)}" if alt is not None else ""
     return (
-        f"expected run time in {which} mode: about {_minutes(seconds)} from an empty cache on "
-        f"{RUN_MACHINE} (bench/learner_routes.py){tail}"
+        f"expected run time in {which} mode: about {_minutes(seconds)} of CPU time from an empty "
+        f"cache on {RUN_MACHINE} (bench/learner_routes.py){tail}"
     )
 
 
@@ -373,15 +376,17 @@ def run_table(file: Path | None = None) -> list[dict[str, Any]]:
     except (OSError, ValueError):
         doc = {}
     rows = []
-    print(f"{'chapter':<32} {'real MNIST':>16} {'offline fallback':>18}")
+    print("full mode, empty cache, one core: wall time / CPU time, peak memory")
+    print(f"{'chapter':<30} {'real MNIST':>26} {'offline fallback':>26}")
     for chapter, name in CHAPTERS.items():
         row = doc.get("chapters", {}).get(chapter, {})
         cells = []
-        for route in ("online", "offline"):
-            s, mb = row.get(f"full_{route}"), row.get(f"full_{route}_mb")
-            cells.append(f"{_minutes(s)}, {mb:,} MB" if s is not None else "not measured")
+        for route in ROUTES:
+            s, mb, cpu = (row.get(f"full_{route}{k}") for k in ("", "_mb", "_cpu"))
+            cpu = _minutes(cpu) if cpu is not None else "?"
+            cells.append(f"{_minutes(s)} / {cpu}, {mb:,} MB" if s is not None else "not measured")
         rows.append({"chapter": chapter, **row})
-        print(f"{chapter}_{name:<29} {cells[0]:>16} {cells[1]:>18}")
+        print(f"{chapter}_{name:<27} {cells[0]:>26} {cells[1]:>26}")
     sources = sorted({r["source"] for r in doc.get("chapters", {}).values() if "source" in r})
     print("measured by " + ("; ".join(sources) if sources else "nothing yet") + f" ({RUN_MACHINE})")
     return rows

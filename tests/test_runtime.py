@@ -230,11 +230,14 @@ def test_the_run_table_quotes_the_slower_route_and_says_what_was_not_measured(tm
     doc = {"chapters": {"02": {"full_online": 120, "full_online_mb": 900, "full_offline": 80,
                                "full_offline_mb": 700, "source": "bench/learner_routes.py, x"}}}
     file.write_text(json.dumps(doc), encoding="utf-8")
-    assert runtime._run_seconds(file) == {"02": {"full": 120.0}}
+    assert runtime._run_seconds(file) == {"02": {"full": 120.0}}  # the slower route
     rows = runtime.run_table(file)
     out = capsys.readouterr().out
     assert [r["chapter"] for r in rows] == sorted(runtime.CHAPTERS)
-    assert "02_loss_formula" in out and "2.0 min, 900 MB" in out and "80 s, 700 MB" in out
+    assert "02_loss_formula" in out and "2.0 min / ?, 900 MB" in out and "80 s / ?, 700 MB" in out
+    doc["chapters"]["02"] |= {"full_online_cpu": 50, "full_offline_cpu": 60}
+    file.write_text(json.dumps(doc), encoding="utf-8")
+    assert runtime._run_seconds(file) == {"02": {"full": 60.0}}  # CPU time where recorded
     assert out.count("not measured") == 2 * (len(runtime.CHAPTERS) - 1)
     assert "bench/learner_routes.py, x" in out
     assert runtime._run_seconds(tmp_path / "absent.json") == {}

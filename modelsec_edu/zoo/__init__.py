@@ -316,7 +316,10 @@ def get(
         try:
             model = load(file, manifest)
         except integrity.IntegrityError as exc:
-            raise _refuse(file, exc) from exc
+            raise integrity.IntegrityError(
+                f"the zoo refuses the shipped {file.name}: {exc} It was not loaded. Reinstall the "
+                f"course, or train your own with zoo.get({name!r}, x, y, retrain=True)."
+            ) from exc
         print(shipped.notice(name, shipped.verify(quiet=True)))
         return model
     if x is None or y is None:
