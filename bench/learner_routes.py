@@ -131,6 +131,16 @@ def _peak_mb_since() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def verdict(row: dict) -> str:
+    """The bars, on CPU seconds where measured (a busy machine's wall clock overstates them)."""
+    if not row["ok"]:
+        return "FAILED: " + row["error"]
+    took = row.get("cpu_seconds") or row["seconds"]
+    if took >= MAX_SECONDS or row["peak_mb"] >= MAX_MB:
+        return "over the bar"
+    return "ok (on CPU seconds)" if row.get("cpu_seconds") else "ok"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="two-digit chapter numbers (default: all)")
@@ -165,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
             row = json.loads(res.stdout.strip().splitlines()[-1])
             rows.append(row)
-            bars = "ok" if row["ok"] and row["seconds"] < MAX_SECONDS and row["peak_mb"] < MAX_MB \
-                else ("FAILED: " + row["error"] if not row["ok"] else "over the bar")
+            bars = verdict(row)
             mb = "n/a" if row["peak_mb"] is None else f"{row['peak_mb']:.0f}"
             cpu = "n/a" if row.get("cpu_seconds") is None else f"{row['cpu_seconds']:.0f}"
             print(f"{nb.name:<34} {route:<8} {row['seconds']:8.0f} {cpu:>8} {mb:>8}  {bars}",

@@ -114,7 +114,7 @@ def test_a_tampered_shipped_file_is_refused_and_never_loaded(full_mode, copy, mo
     file = copy / f"{name}.{victim}"
     integrity.flip_file_bit(file, file.with_suffix(".tmp"), bit=8 * (file.stat().st_size // 2))
     file.with_suffix(".tmp").replace(file)
-    with pytest.raises(integrity.IntegrityError, match="Reinstall" if victim == "keras" else ""):
+    with pytest.raises(integrity.IntegrityError, match="Reinstall" if victim == "keras" else None):
         (zoo.get if victim == "keras" else zoo.info)(name)
 
 
