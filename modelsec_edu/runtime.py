@@ -38,6 +38,7 @@ T = TypeVar("T")
 QUICK_ENV = "MODELSEC_EDU_QUICK"
 CONFIG_ENV = "MODELSEC_EDU_CONFIG"
 MODES = ("quick", "full")
+ROUTES = ("online", "offline")  # real MNIST at hand; the offline fallback digits
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -104,10 +105,30 @@ def _quiet_tensorflow() -> None:
 
 _quiet_tensorflow()
 
-# Seconds a whole chapter took from an empty cache, by mode, and the machine it was measured on
-# (bench/learner_routes.py prints this table; update both together).  Missing: not measured yet.
-RUN_SECONDS: dict[str, dict[str, float]] = {}
+# Seconds a whole chapter took from an empty cache, by mode, and the machine it was measured on.
+# ``bench/learner_routes.py --record`` writes run_seconds.json; a chapter's setup cell quotes the
+# slower of its two routes (real MNIST, offline fallback), in CPU seconds where they were
+# recorded (the build machine is shared, so its wall clock overstates a core of one's own).
+RUN_FILE = Path(__file__).resolve().parent / "run_seconds.json"
 RUN_MACHINE = "one core (taskset -c 0) of a shared 2-core x86-64 Linux VM, TensorFlow CPU"
+
+
+def _run_seconds(file: Path = RUN_FILE) -> dict[str, dict[str, float]]:
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    table: dict[str, dict[str, float]] = {}
+    for chapter, row in doc.get("chapters", {}).items():
+        for which in MODES:
+            runs = [row.get(f"{which}_{r}_cpu", row.get(f"{which}_{r}")) for r in ROUTES]
+            runs = [v for v in runs if v is not None]
+            if runs:
+                table.setdefault(chapter, {})[which] = float(max(runs))
+    return table
+
+
+RUN_SECONDS: dict[str, dict[str, float]] = _run_seconds()
 
 
 def config_path() -> Path:
@@ -327,10 +348,45 @@ def expected_time(chapter: str, which: str | None = None) -> str:
     alt = RUN_SECONDS.get(chapter, {}).get(other)
     tail = f"; {other} mode: about {_minutes(alt)}" if alt is not None else ""
     return (
-        f"expected run time in {which} mode: about {_minutes(seconds)} from an empty cache on "
-        f"{RUN_MACHINE} (bench/learner_routes.py){tail}"
+        f"expected run time in {which} mode: about {_minutes(seconds)} of CPU time from an empty "
+        f"cache on {RUN_MACHINE} (bench/learner_routes.py){tail}"
     )
 
 
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+CHAPTERS = {
+    "00": "start_here", "01": "concepts", "02": "loss_formula", "03": "backprop_attacks",
+    "04": "data_poisoning", "05": "model_tampering", "06": "gan_adversarial_training",
+    "07": "healthcare", "08": "finance", "09": "autonomous_driving", "10": "tools_outlook",
+}  # fmt: skip
+
+
+def run_table(file: Path | None = None) -> list[dict[str, Any]]:
+    """Print how long each chapter took from an empty cache, per route, as measured; return the rows.
+
+    The figures come from ``bench/learner_routes.py --record`` (``run_seconds.json``): each
+    chapter in the default mode on one CPU core, with real MNIST (``online``) and on the
+    offline fallback.  A chapter or route without a figure says "not measured".
+    """
+    try:
+        doc = json.loads((file or RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    rows = []
+    print("full mode, empty cache, one core: wall time / CPU time, peak memory")
+    print(f"{'chapter':<30} {'real MNIST':>26} {'offline fallback':>26}")
+    for chapter, name in CHAPTERS.items():
+        row = doc.get("chapters", {}).get(chapter, {})
+        cells = []
+        for route in ROUTES:
+            s, mb, cpu = (row.get(f"full_{route}{k}") for k in ("", "_mb", "_cpu"))
+            cpu = _minutes(cpu) if cpu is not None else "?"
+            cells.append(f"{_minutes(s)} / {cpu}, {mb:,} MB" if s is not None else "not measured")
+        rows.append({"chapter": chapter, **row})
+        print(f"{chapter}_{name:<27} {cells[0]:>26} {cells[1]:>26}")
+    sources = sorted({r["source"] for r in doc.get("chapters", {}).values() if "source" in r})
+    print("measured by " + ("; ".join(sources) if sources else "nothing yet") + f" ({RUN_MACHINE})")
+    return rows

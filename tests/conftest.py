@@ -12,9 +12,17 @@ REAL_MNIST = Path(os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "share
 
 
 @pytest.fixture(autouse=True)
-def _no_network_and_quick(monkeypatch):
-    """Tests never touch the network and never read a developer's cache."""
+def _no_network_and_quick(monkeypatch, tmp_path_factory):
+    """Tests never touch the network and never read a developer's mode, cache or retrain switch.
+
+    Each test gets its own empty config file and zoo cache (outside its ``tmp_path``, which
+    stays empty for the test's own files).  ``MODELSEC_EDU_QUICK`` is left as the run set it.
+    """
+    home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("MODELSEC_EDU_OFFLINE", "1")
+    monkeypatch.setenv("MODELSEC_EDU_CONFIG", str(home / "config.json"))
+    monkeypatch.setenv("MODELSEC_EDU_CACHE", str(home / "zoo"))
+    monkeypatch.delenv("MODELSEC_EDU_RETRAIN", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ RIGHT = {
     "class_counts": (ch00.check_class_counts, lambda y: np.bincount(y, minlength=10)),
     "subset": (ch00.check_subset, _subset),
     "quick_variable": (ch00.check_quick_variable, "b"),
+    "lasting_switch": (ch00.check_lasting_switch, "b"),
 }
 
 WRONG = {
@@ -42,6 +43,9 @@ WRONG = {
     "quick_variable: backend": (ch00.check_quick_variable, "a"),
     "quick_variable: data dir": (ch00.check_quick_variable, "c"),
     "quick_variable: offline": (ch00.check_quick_variable, "d"),
+    "lasting_switch: %env": (ch00.check_lasting_switch, "a"),
+    "lasting_switch: pick": (ch00.check_lasting_switch, "c"),
+    "lasting_switch: a variable": (ch00.check_lasting_switch, "d"),
     "not answered": (ch00.check_subset, ...),
     "not a function": (ch00.check_class_counts, 3),
 }

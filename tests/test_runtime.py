@@ -186,3 +186,58 @@ def test_tensorflow_banner_stays_out_of_stderr_but_warnings_do_not():
     assert "absl::InitializeLog" not in out.stderr
     assert "oneDNN" not in out.stderr
     assert "a real warning" in out.stderr
+
+
+def _notebook(*cells: str):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    return nb
+
+
+def _last_text(nb) -> str:
+    return "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
+
+
+def test_the_mode_set_in_one_notebook_holds_in_another_and_after_a_kernel_restart(monkeypatch):
+    """Real Jupyter kernels (nbclient): set once in notebook A; notebook B and A restarted see it."""
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.delenv(runtime.QUICK_ENV, raising=False)
+    setup = "import os; os.environ.pop('MODELSEC_EDU_QUICK', None)\nfrom modelsec_edu import runtime"
+    show = "print(*runtime.mode(), sep='|')"
+    first = nbclient.NotebookClient(
+        _notebook(setup, "runtime.set_mode('quick')", show), timeout=120, kernel_name="python3"
+    )
+    with first.setup_kernel():
+        for i, cell in enumerate(first.nb.cells):
+            first.execute_cell(cell, i)
+        assert _last_text(first.nb).strip().startswith("quick|")
+        first.km.restart_kernel(now=True)  # the learner's "Restart kernel"
+        first.kc.wait_for_ready(timeout=60)
+        again = _notebook(setup, show)
+        for i, cell in enumerate(again.cells):
+            first.nb.cells = again.cells
+            first.execute_cell(cell, i)
+        assert _last_text(first.nb).strip() == f"quick|config file {runtime.config_path()}"
+    second = nbclient.NotebookClient(_notebook(setup, show), timeout=120, kernel_name="python3")
+    second.execute()
+    assert _last_text(second.nb).strip() == f"quick|config file {runtime.config_path()}"
+
+
+def test_the_run_table_quotes_the_slower_route_and_says_what_was_not_measured(tmp_path, capsys):
+    file = tmp_path / "run_seconds.json"
+    doc = {"chapters": {"02": {"full_online": 120, "full_online_mb": 900, "full_offline": 80,
+                               "full_offline_mb": 700, "source": "bench/learner_routes.py, x"}}}
+    file.write_text(json.dumps(doc), encoding="utf-8")
+    assert runtime._run_seconds(file) == {"02": {"full": 120.0}}  # the slower route
+    rows = runtime.run_table(file)
+    out = capsys.readouterr().out
+    assert [r["chapter"] for r in rows] == sorted(runtime.CHAPTERS)
+    assert "02_loss_formula" in out and "2.0 min / ?, 900 MB" in out and "80 s / ?, 700 MB" in out
+    doc["chapters"]["02"] |= {"full_online_cpu": 50, "full_offline_cpu": 60}
+    file.write_text(json.dumps(doc), encoding="utf-8")
+    assert runtime._run_seconds(file) == {"02": {"full": 60.0}}  # CPU time where recorded
+    assert out.count("not measured") == 2 * (len(runtime.CHAPTERS) - 1)
+    assert "bench/learner_routes.py, x" in out
+    assert runtime._run_seconds(tmp_path / "absent.json") == {}

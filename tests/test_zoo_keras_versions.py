@@ -20,7 +20,12 @@ from modelsec_edu import models, zoo
 from modelsec_edu.supply_chain import integrity
 
 ROOT = Path(__file__).resolve().parents[1]
-OTHER = Path(os.environ.get("MODELSEC_EDU_OTHER_PYTHON", ROOT / ".venv-colab" / "bin" / "python"))
+# The other Keras: $MODELSEC_EDU_OTHER_PYTHON, else the Colab venv, else bench/keras_floor.sh's.
+_CANDIDATES = [ROOT / ".venv-colab" / "bin" / "python", Path("/tmp/k3132/bin/python")]
+OTHER = Path(
+    os.environ.get("MODELSEC_EDU_OTHER_PYTHON")
+    or next((str(p) for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
+)
 
 # In the other Keras: load the pinned Keras' file (or be refused), then save one of its own.
 SCRIPT = r"""
@@ -48,7 +53,10 @@ print(json.dumps(out))
 
 def _other_keras() -> None:
     if not OTHER.exists():
-        pytest.skip(f"no second Keras venv at {OTHER} (bash .ci/colab.sh --build makes one)")
+        pytest.skip(
+            f"no second Keras venv at {OTHER} "
+            "(bash .ci/colab.sh --build or bash bench/keras_floor.sh makes one)"
+        )
 
 
 def _loaded_or_refused(outcome: dict, wrote: str, reads: str) -> None:
@@ -143,3 +151,48 @@ def test_saved_by_reads_the_version_or_says_unknown(tmp_path):
     junk = tmp_path / "junk.keras"
     junk.write_bytes(np.arange(10, dtype="uint8").tobytes())
     assert zoo.saved_by(junk) is None
+
+
+# In the other Keras: load every shipped model through the zoo's checks, print its outputs' digest.
+SHIPPED = r"""
+import json, sys
+import keras, numpy as np
+from modelsec_edu import zoo
+from modelsec_edu.zoo import shipped
+x = np.load(sys.argv[1])
+out = {"keras": keras.__version__, "models": {}}
+for name in shipped.names():
+    model = zoo.load(*shipped.files(name))
+    inputs = [x.reshape(len(x), -1)[:, :64]] if name in ("dcgan_generator", "cgan_generator") else [x]
+    if name == "cgan_generator":
+        inputs.append(np.arange(len(x), dtype="int32"))
+    y = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
+    out["models"][name] = y.astype("float64").ravel().tolist()
+print(json.dumps(out))
+"""
+
+
+def test_every_shipped_model_loads_in_the_oldest_and_the_pinned_keras_alike(tmp_path):
+    """The shipped files are saved by Keras 3.13.2: both Kerases load them and compute the same."""
+    from modelsec_edu.zoo import shipped
+
+    _other_keras()
+    if not shipped.names():
+        pytest.skip("no shipped models in this checkout")
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
+    np.save(tmp_path / "x.npy", x)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="tensorflow")
+    run = subprocess.run(
+        [str(OTHER), "-c", SHIPPED, str(tmp_path / "x.npy")], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0, f"the other Keras failed on a shipped model:\n{run.stderr[-3000:]}"
+    there = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(there["models"]) == set(shipped.names())
+    for name, values in there["models"].items():
+        model = zoo.load(*shipped.files(name))
+        inputs = [x.reshape(len(x), -1)[:, :64]] if name.endswith("gan_generator") else [x]
+        if name == "cgan_generator":
+            inputs.append(np.arange(len(x), dtype="int32"))
+        here = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
+        np.testing.assert_allclose(here.ravel(), values, atol=1e-5, err_msg=name)
+    print(f"{len(there['models'])} shipped models: Keras {there['keras']} and {keras.__version__} agree")

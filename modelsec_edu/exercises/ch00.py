@@ -20,8 +20,8 @@ from modelsec_edu import data, runtime
 
 from ._core import call, check_option, verdict
 
-__all__ = ["check_class_counts", "check_gpu", "check_pick_epochs", "check_quick_variable",
-           "check_source", "check_subset"]  # fmt: skip
+__all__ = ["check_class_counts", "check_gpu", "check_lasting_switch", "check_pick_epochs",
+           "check_quick_variable", "check_source", "check_subset"]  # fmt: skip
 
 
 def _in_mode(quick: bool, fn, *args):
@@ -163,4 +163,21 @@ def check_quick_variable(answer: Any) -> bool:
         explain="MODELSEC_EDU_QUICK=1 shrinks every chapter; runtime.set_mode('quick') saves the "
         "same "
         "choice in a config file, and the variable wins while it is set.",
+    )
+
+
+def check_lasting_switch(answer: Any) -> bool:
+    """Which way of choosing quick mode still holds after a kernel restart and in chapter 06."""
+    return check_option(
+        answer,
+        right="b",
+        why={
+            "a": "%env sets the variable in this kernel's process only: a restart starts a new "
+            "process without it, and chapter 06 runs in a kernel of its own.",
+            "c": "runtime.pick reads the mode in force; it never sets it.",
+            "d": "the variable lives in this kernel's memory: a restart forgets it, and no other "
+            "notebook ever sees it.",
+        },
+        explain="set_mode writes the choice into a small config file (runtime.config_path()); "
+        "every chapter's setup cell reads it, in this session and the next.",
     )

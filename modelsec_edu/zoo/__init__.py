@@ -18,6 +18,12 @@ the Keras version and a digest of the training data, so a model is only reused
 for the data, settings and Keras it was trained with.  :func:`load` turns a
 file another Keras cannot read into a :class:`KerasVersionError` that says what
 to do, never a raw deserialisation error.
+
+In the default (full) mode the course ships its trained models
+(:mod:`modelsec_edu.zoo.shipped`): :func:`get` hands out the shipped model,
+verified, instead of training for hours on a learner's CPU.  It retrains only
+when asked (``retrain=True``, or ``MODELSEC_EDU_RETRAIN=1`` for every model),
+and prints the time that takes first.  Quick mode trains its small versions.
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ import numpy as np
 from modelsec_edu import data, evasion, models, runtime
 from modelsec_edu.evasion import advgan, gan
 from modelsec_edu.supply_chain import integrity
+from modelsec_edu.zoo import shipped
 
 __all__ = [
     "CACHE_ENV",
     "RECIPES",
+    "RETRAIN_ENV",
     "KerasVersionError",
     "cache_dir",
     "get",
@@ -48,9 +56,12 @@ __all__ = [
     "load",
     "path",
     "saved_by",
+    "shipped",
+    "uses_shipped",
 ]
 
 CACHE_ENV = "MODELSEC_EDU_CACHE"
+RETRAIN_ENV = "MODELSEC_EDU_RETRAIN"
 EPS = 0.3  # the L-inf budget the robust models are trained for (MNIST's usual)
 
 
@@ -258,6 +269,14 @@ def load(file: str | Path, manifest: str | Path) -> keras.Model:
         ) from exc
 
 
+def uses_shipped(name: str, *, retrain: bool = False) -> bool:
+    """True when :func:`get` hands out the course's shipped ``name`` (full mode, no retrain)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; the zoo has {sorted(RECIPES)}")
+    flag = os.environ.get(RETRAIN_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return not (retrain or flag or runtime.is_quick()) and shipped.available(name)
+
+
 def get(
     name: str,
     x: np.ndarray | None = None,
@@ -265,14 +284,23 @@ def get(
     *,
     cache: str | Path | None = None,
     progress: bool = True,
+    retrain: bool = False,
 ) -> keras.Model:
-    """The trained model ``name``: loaded from the cache after a SHA-256 check, or trained and cached.
+    """The trained model ``name``: shipped, cached, or trained now.
+
+    In the default (full) mode a model the course ships is loaded from the
+    package after its checks (:mod:`.shipped`), whatever ``x, y`` are: it was
+    trained on the data its card names, which may not be yours.  Otherwise the
+    model comes from the cache after a SHA-256 check, or is trained and cached.
 
     Args:
         name: a key of :data:`RECIPES`.
         x, y: training data (default: ``data.load_mnist_float()``'s training split).
         cache: the cache directory (default: :func:`cache_dir`).
         progress: show training progress when the model has to be trained.
+        retrain: train on ``x, y`` (or use the cache) even where a model ships;
+            prints the time it took the publisher first.  ``MODELSEC_EDU_RETRAIN=1``
+            sets it for every call.
 
     Training seeds Keras' global random state (``keras.utils.set_random_seed(0)``)
     so that a recipe gives the same model on the same machine and backend.
@@ -280,6 +308,20 @@ def get(
     Raises:
         IntegrityError: the cached file (or its record) does not match the manifest.
     """
+    from modelsec_edu.validation import check_bool
+
+    retrain = check_bool(retrain, "retrain")
+    if uses_shipped(name, retrain=retrain):
+        file, manifest = shipped.files(name)
+        try:
+            model = load(file, manifest)
+        except integrity.IntegrityError as exc:
+            raise integrity.IntegrityError(
+                f"the zoo refuses the shipped {file.name}: {exc} It was not loaded. Reinstall the "
+                f"course, or train your own with zoo.get({name!r}, x, y, retrain=True)."
+            ) from exc
+        print(shipped.notice(name, shipped.verify(quiet=True)))
+        return model
     if x is None or y is None:
         x, y = _default_data()
     file = path(name, x, y, cache=cache)
@@ -290,6 +332,8 @@ def get(
         except integrity.IntegrityError as exc:
             raise _refuse(file, exc) from exc
     settings = _settings(name)
+    if not runtime.is_quick():
+        print(shipped.estimate(name, settings, len(x)))
     scratch = file.with_suffix(".ckpt")
     keras.utils.set_random_seed(0)  # a recipe trains the same model every time it runs
     start = time.perf_counter()
@@ -318,7 +362,13 @@ def get(
 
 
 def info(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *, cache: str | Path | None = None) -> dict[str, Any]:
-    """How a cached model was trained (settings, seconds, backend, history), verified against the manifest."""
+    """How a model was trained (settings, seconds, backend, history), verified against its manifest.
+
+    Describes the model :func:`get` returns: the shipped record where a shipped
+    model is used, else the cached one.
+    """
+    if uses_shipped(name):
+        return shipped.record(name)
     file = path(name, x, y, cache=cache).with_suffix(".json")
     if not file.exists():
         raise FileNotFoundError(f"{name} is not cached yet in {file.parent}: zoo.get({name!r}) trains it")
