@@ -52,7 +52,7 @@ def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
     ax_auc.axhline(0.5, color="grey", lw=0.8, ls=":")
     for ax, label in ((ax_acc, "test accuracy"), (ax_auc, "membership AUC (loss attack)")):
         ax.set_xscale("log")
-        ax.set_xlabel("\u03b5 (\u03b4 = %g); no-noise run drawn at the right" % sweep.delta)
+        ax.set_xlabel(f"\u03b5 (\u03b4 = {sweep.delta:g}); no-noise run drawn at the right")
         ax.set_ylabel(label)
     fig.figure.suptitle(f"DP-SGD, linear head on {sweep.features} ({sweep.n} records)")
     fig.figure.tight_layout()
