@@ -242,3 +242,57 @@ def test_train_step_refuses_a_non_callable_per_example(linear):
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     with pytest.raises(TypeError, match="per_example"):
         backend.train_step(model, _ce, per_example="mean")
+
+
+# ----------------------------------------------------------------- per-example gradients: Dense chains
+
+
+def _mlp(seed=0, frozen=False):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(7, activation="tanh"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(6, activation="relu", use_bias=False),
+            keras.layers.Dense(3),
+        ]
+    )
+    if frozen:
+        model.layers[0].trainable = False
+    return model
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["dense-chain", "frozen-first-layer"])
+def test_per_example_gradients_of_an_mlp_match_a_loop(frozen):
+    # the Dense chain's outer-product path, and the general path when a layer is frozen
+    model = _mlp(frozen=frozen)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(9, 5)).astype("float32")
+    y = rng.integers(0, 3, size=9)
+    per = backend.per_example_gradients(model, x, y)
+    assert [g.shape for g in per] == [(9, *v.shape) for v in model.trainable_variables]
+    for i in range(len(x)):
+        single = backend.weight_gradients(model, x[i : i + 1], y[i : i + 1])
+        for got, want in zip(per, single, strict=True):
+            np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-5)
+    assert np.abs(per[0][0] - per[0][1]).max() > 1e-4
+
+
+def test_train_step_per_example_on_an_mlp_equals_the_plain_step():
+    rng = np.random.default_rng(3)
+    xt = keras.ops.convert_to_tensor(rng.normal(size=(12, 5)).astype("float32"))
+    yt = keras.ops.convert_to_tensor((np.arange(12) % 3).astype("int32"))
+    after = []
+    for per_example in (None, lambda grads, aux: [keras.ops.mean(g, axis=0) for g in grads]):
+        model = _mlp(seed=4)
+        model.layers[1].rate = 0.0  # no dropout: the two steps must see the same network
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        if per_example is None:
+            backend.train_step(model, _ce)(xt, yt)
+        else:
+            step = backend.train_step(model, _ce_per_example, key="mlp", per_example=per_example)
+            step(xt, yt, keras.ops.zeros(()))
+        after.append(model.get_weights())
+    for a, b in zip(*after, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

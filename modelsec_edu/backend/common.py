@@ -118,3 +118,33 @@ def low_precision_twin(model: keras.Model) -> keras.Model:
 def twin(model: keras.Model) -> keras.Model:
     """The model's one bfloat16 twin, shared by every compiled function."""
     return cached(model, ("twin", "bfloat16"), lambda: low_precision_twin(model))
+
+
+def dense_chain(model: keras.Model) -> list | None:
+    """The layers of a Sequential model of float32 2-D Dense layers and weight-free layers, or None.
+
+    Such a model's per-example gradients need no Jacobian: a Dense layer's
+    kernel gradient for example ``i`` is the outer product of its input
+    ``a_i`` and the gradient ``d_i`` of the loss at its output, and its bias
+    gradient is ``d_i`` (Goodfellow 2015, "Efficient per-example gradient
+    computations", https://arxiv.org/abs/1510.01799).  Everything else returns
+    None and takes the general path.
+    """
+    if not isinstance(model, keras.Sequential):
+        return None
+    layers, covered = list(model.layers), []
+    for layer in layers:
+        if isinstance(layer, keras.layers.Dense):
+            if (
+                getattr(layer, "lora_enabled", False)
+                or getattr(layer, "quantization_mode", None)
+                or layer.compute_dtype != "float32"
+                or len(layer.input.shape) != 2
+            ):
+                return None
+            covered += [layer.kernel] + ([layer.bias] if layer.use_bias else [])
+        elif layer.weights:
+            return None
+    if [id(v) for v in covered] != [id(v) for v in model.trainable_variables]:
+        return None  # a frozen Dense, or weights the chain does not see
+    return layers

@@ -3,8 +3,14 @@
 Every function here has a twin of the same name and signature in
 :mod:`.jax` and :mod:`.torch`; :mod:`modelsec_edu.backend` picks one module
 once (Keras' own layout, ``keras/src/backend/tensorflow/``).  Per-example
-gradients are a Jacobian of the per-example losses, vectorised by
-``pfor`` (Agarwal & Ganichev 2019, arXiv:1903.04243).  Used in chapters 03-07.
+gradients take one of two paths.  A Sequential model of Dense layers (what
+DP-SGD trains on fixed features, chapter 07) gets them from one backward pass:
+each Dense layer's kernel gradient is the outer product of its input and the
+gradient at its output (:func:`.common.dense_chain`).  Any other model maps a
+single example's gradient over the batch with ``tf.vectorized_map`` (``pfor``,
+Agarwal & Ganichev 2019, arXiv:1903.04243): a ``tape.jacobian`` of the
+per-example losses does the same job about six times slower, because it
+back-propagates the whole batch once per example.  Used in chapters 03-07.
 """
 
 from __future__ import annotations
@@ -59,16 +65,69 @@ def weight_gradients(model: keras.Model, x: Any, y: Any) -> list[Any]:
     return tape.gradient(loss, variables)
 
 
+def _dense_forward(layers, records):
+    """``forward(x, training)`` through a Dense chain that keeps each Dense layer's input and output."""
+
+    def forward(x, training=True):
+        h = x
+        for layer in layers:
+            if isinstance(layer, keras.layers.Dense):
+                z = tf.matmul(h, layer.kernel)
+                if layer.use_bias:
+                    z = z + layer.bias
+                records.append((h, z))
+                h = layer.activation(z) if layer.activation is not None else z
+            else:
+                h = layer(h, training=training)
+        return h
+
+    return forward
+
+
+def _per_example_grads(ref, loss_fn, x, y, training):
+    """``(per-example losses, per-example gradients)`` of ``loss_fn(forward, x, y)``, shape ``(b,)``."""
+    model = ref()
+    variables = model.trainable_variables
+    layers = common.dense_chain(model)
+    if layers is not None:
+        records = []
+        with tf.GradientTape() as tape:
+            losses = loss_fn(_dense_forward(layers, records), x, y)
+            total = tf.reduce_sum(losses)
+        if len(records) == sum(isinstance(la, keras.layers.Dense) for la in layers):
+            # one forward pass seen: the examples are independent, so d(sum)/dz row i is d loss_i / dz_i
+            outs = tape.gradient(total, [z for _, z in records])
+            dense = [la for la in layers if isinstance(la, keras.layers.Dense)]
+            grads = []
+            for (a, _), d, layer in zip(records, outs, dense, strict=True):
+                grads.append(tf.einsum("bi,bj->bij", a, d))
+                if layer.use_bias:
+                    grads.append(d)
+            return losses, grads
+
+    def forward(xx, training=training):
+        return ref()(xx, training=training)
+
+    def one(example):
+        xi, yi = example
+        with tf.GradientTape() as tape:
+            loss = loss_fn(forward, xi[None], yi[None])[0]
+        return loss, tape.gradient(loss, variables)
+
+    losses, grads = tf.vectorized_map(one, (x, y))
+    return losses, list(grads)
+
+
 def per_example_gradients(model: keras.Model, x: Any, y: Any) -> list[Any]:
     ref = weakref.ref(model)
+
+    def loss(forward, xb, yb):
+        return common.sparse_ce(yb, forward(xb, training=False))
 
     def build():
         @tf.function(reduce_retracing=True)
         def call(xb, yb):
-            m = ref()
-            with tf.GradientTape() as tape:
-                per = common.sparse_ce(yb, m(xb, training=False))
-            return tape.jacobian(per, m.trainable_variables, experimental_use_pfor=True)
+            return _per_example_grads(ref, loss, xb, yb, training=False)[1]
 
         return call
 
@@ -99,9 +158,7 @@ def train_step(
 
     @tf.function(reduce_retracing=True)
     def step_per_example(x, y, aux=None):
-        with tf.GradientTape() as tape:
-            losses = loss_fn(forward, x, y)
-        grads = tape.jacobian(losses, variables, experimental_use_pfor=True)
+        losses, grads = _per_example_grads(ref, loss_fn, x, y, training=True)
         optimizer.apply(list(per_example(grads, aux)), variables)
         return keras.ops.mean(losses)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from modelsec_edu.data.tabular import Feature, TabularSpec
 from modelsec_edu.validation import check_array, check_bool, check_float, check_seed
 
 __all__ = ["TabularDataset", "load_breast_cancer", "load_diabetes"]
@@ -84,6 +85,37 @@ class TabularDataset:
         """Per row: does every feature lie inside the observed range (``tol`` for rounding)?"""
         x = check_array(x, "x", ndim=2)
         return np.all((x >= self.lo - tol) & (x <= self.hi + tol), axis=1)
+
+    def unit(self, x) -> np.ndarray:
+        """``x`` min-max scaled by the observed range: ``lo`` maps to 0, ``hi`` to 1.
+
+        The encoding :meth:`spec` describes, which the constrained attacks of
+        :mod:`modelsec_edu.evasion.constrained` expect.
+        """
+        x = check_array(x, "x", ndim=2, dtype="float64")
+        return ((x - self.lo) / np.where(self.hi > self.lo, self.hi - self.lo, 1.0)).astype(
+            "float32"
+        )
+
+    def spec(self) -> TabularSpec:
+        """The table as a :class:`~modelsec_edu.data.TabularSpec` over :meth:`unit` columns.
+
+        Every feature is continuous, bounded by its observed range in clinical
+        units, mutable as ``mutable`` says, at cost 1 per full range.
+        """
+        raw_lo, raw_hi = self.to_raw(self.lo[None])[0], self.to_raw(self.hi[None])[0]
+        features = tuple(
+            Feature(
+                name,
+                "continuous",
+                (j,),
+                lo=float(raw_lo[j]),
+                hi=float(raw_hi[j]),
+                mutable=bool(self.mutable[j]),
+            )
+            for j, name in enumerate(self.feature_names)
+        )
+        return TabularSpec(self.name, features, self.class_names)
 
     def split(self, fraction: float = 0.5, *, seed: int | None = 0):
         """Stratified split into ``(x_a, y_a), (x_b, y_b)``, ``fraction`` of each class in ``a``.

@@ -47,7 +47,11 @@ def log_probs(
     decimals = check_int(decimals, "decimals", min=0, max=8)
     z = models.predict_logits(model, x).astype("float64")
     z = z - z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    # log-sum-exp as log1p of the *other* terms: exact even when they are below 1e-16, so a
+    # confident record's loss is 1e-20 rather than 0 (a tie that would blind the loss attack)
+    e = np.exp(z)
+    e[np.arange(len(z)), z.argmax(axis=1)] = 0.0
+    logp = z - np.log1p(e.sum(axis=1, keepdims=True))
     if release == "logits":
         return logp
     if release == "rounded":
