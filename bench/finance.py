@@ -32,6 +32,7 @@ from modelsec_edu.extraction import (
     QueryMonitor,
     agreement,
     bank,
+    combine,
     copycat,
     decide,
     equation_solving,
@@ -169,27 +170,39 @@ def membership_rows(cb):
 
 def monitor_rows(cb, stream_plausible, pool):
     rng = np.random.default_rng(0)
-    benign = np.concatenate([cb.x_eval, cb.x_own])
-    half = len(benign) // 2
-    calib = [benign[:half][rng.choice(half, 100)] for _ in range(40)]
-    held = [benign[half:][rng.choice(len(benign) - half, 100)] for _ in range(40)]
+    benign = np.concatenate([cb.x_eval, cb.x_own])  # ordinary customers: applicants the bank
+    calib = [benign[rng.choice(len(benign), 200, replace=False)] for _ in range(200)]  # never saw
+    held = [benign[rng.choice(len(benign), 200, replace=False)] for _ in range(200)]
     attacks = {
         "plausible copy-cat": [stream_plausible[:200]]
         + [pool[np.random.default_rng(s).choice(len(pool), 200, replace=False)] for s in range(9)],
         "uniform schema": [cb.spec.sample(200, seed=s) for s in range(10)],
     }
-    for stat in ("reference", "shapiro"):
-        mon = QueryMonitor(statistic=stat, reference=cb.x_train, warmup=10)
-        mon.calibrate(calib, false_alarms=0.05)
-        fa = mon.run(held).rate()
+    monitors = {
+        stat: QueryMonitor(statistic=stat, reference=cb.x_train, warmup=20).calibrate(
+            calib, false_alarms=0.025 if stat != "shapiro" else 0.05
+        )
+        for stat in ("reference", "spread", "shapiro")
+    }
+    for stat, mon in list(monitors.items()) + [("reference + spread", None)]:
+        if mon is None:
+            both = (monitors["reference"], monitors["spread"])
+            run = lambda streams, both=both: combine(*(m.run(streams) for m in both))  # noqa: E731
+        else:
+            run = mon.run
+        fa = run(held).rate()
         for name, streams in attacks.items():
-            res = mon.run(streams)
+            res = run(streams)
             first = res.alarm_at[res.alarm_at >= 0]
-            bar(f"monitor ({stat}) vs {name}",
-                f"detected {res.rate(200):.0%} within 200 queries (median alarm at "
-                f"{np.median(first) if len(first) else float('nan'):.0f}), false alarms {fa:.1%}",
-                ">= detection within 200, <= 5% false alarms",
-                res.rate(200) == 1.0 and fa <= 0.05)  # fmt: skip
+            at = f"{np.median(first):.0f}" if len(first) else "never"
+            ok = res.rate(200) == 1.0 and fa <= 0.05 if stat == "reference + spread" else None
+            bar(
+                f"monitor ({stat}) vs {name}",
+                f"detected {res.rate(200):.0%} within 200 queries (median alarm at query {at}), "
+                f"false alarms {fa:.1%} on {len(held)} new customers",
+                "detect within 200, <= 5% false alarms",
+                ok,
+            )
 
 
 def fraud_rows(steps, rounds, detector_steps):

@@ -26,7 +26,7 @@ The stolen copy also serves as a surrogate for a transfer evasion attack
 
 from . import api, bank, monitor, pool, retrain, solve, sweep
 from .api import OUTPUTS, PredictionAPI
-from .monitor import MonitorResult, QueryMonitor, min_distances
+from .monitor import MonitorResult, QueryMonitor, combine, min_distances
 from .pool import plausible_pool
 from .retrain import STRATEGIES, agreement, copycat, decide
 from .solve import DESIGNS, equation_solving, log_odds
@@ -45,6 +45,7 @@ __all__ = [
     "api",
     "bank",
     "budget_sweep",
+    "combine",
     "copycat",
     "decide",
     "equation_solving",
