@@ -110,3 +110,80 @@ def test_monitor_flags_made_up_queries_and_spares_customers(german):
 def test_bad_arguments_are_refused(call, err):
     with pytest.raises(err):
         call()
+
+
+# --------------------------------------------------------------- chapter 08's pool, sweeps, bank
+
+
+@pytest.mark.parametrize("resample", [0, 1, 3, 20])
+def test_plausible_pool_rows_are_valid_and_change_at_most_resample_features(german, resample):
+    d, (_, (xte, _)) = german
+    seeds = xte[:50].copy()
+    pool = extraction.plausible_pool(d.spec, seeds, 300, resample=resample, seed=0)
+    np.testing.assert_array_equal(seeds, xte[:50])  # the attacker's rows are not touched
+    assert pool.shape == (300, d.spec.n_features)
+    assert d.spec.validity(pool, pool).valid.all()
+    # every row is some seed row with at most `resample` features changed
+    changed = np.array([
+        min(sum(not np.array_equal(r[list(f.columns)], s[list(f.columns)]) for f in d.spec.features)
+            for s in seeds)
+        for r in pool[:40]
+    ])  # fmt: skip
+    assert changed.max() <= resample
+    if resample == 0:
+        assert (changed == 0).all()
+
+
+def test_threshold_at_fpr_flags_at_most_the_budget_and_is_tight():
+    from modelsec_edu.extraction import bank
+
+    rng = np.random.default_rng(0)
+    for n, fpr in [(1000, 0.01), (999, 0.05), (50, 0.0), (10, 1.0)]:
+        s = rng.random(n)
+        t = bank.threshold_at_fpr(s, fpr)
+        assert np.mean(s >= t) <= fpr
+        lower = np.sort(s[s < t])
+        if len(lower):  # the next lower candidate would flag too many
+            assert np.mean(s >= lower[-1]) > fpr
+
+
+def test_spread_monitor_flags_near_copies_and_combine_takes_the_earliest(german):
+    d, (_, (xte, _)) = german
+    rng = np.random.default_rng(0)
+    calib = [xte[rng.choice(len(xte), 100, replace=False)] for _ in range(30)]
+    mon = extraction.QueryMonitor(statistic="spread", warmup=10).calibrate(calib)
+    near = extraction.plausible_pool(d.spec, xte[:10], 150, resample=1, seed=1)  # 10 seeds, reused
+    assert mon.run([near]).rate(150) == 1.0
+    a = extraction.MonitorResult(np.array([5, -1, 30]), [])
+    b = extraction.MonitorResult(np.array([9, 7, -1]), [])
+    np.testing.assert_array_equal(extraction.combine(a, b).alarm_at, [5, 7, 30])
+    with pytest.raises(TypeError):
+        extraction.combine(a, "b")
+
+
+def test_rounding_sweep_is_exact_unrounded_and_worse_rounded(logistic, german):
+    d, _ = german
+    r = extraction.rounding_sweep(
+        logistic.predict_proba, logistic.coef_[0], logistic.intercept_[0], d.x[:100],
+        decimals=(None, 4, 1),
+    )  # fmt: skip
+    assert r.error[0] < 1e-9 and r.agreement[0] == 1.0
+    assert r.error[1] > 1e3 * max(r.error[0], 1e-15) and r.error[2] > r.error[1]
+    assert r.at(4) == (r.error[1], r.agreement[1])
+    with pytest.raises(ValueError):
+        r.at(7)
+
+
+def test_budget_sweep_measures_each_budget_and_watches_the_largest(german, scorer):
+    d, (_, (xte, _)) = german
+    pool = extraction.plausible_pool(d.spec, xte[:50], 400, seed=0)
+    mon = extraction.QueryMonitor(statistic="spread", warmup=5, threshold=-1.0)
+    sweep = extraction.budget_sweep(
+        scorer, pool, xte, budgets=[60, 20], seed=0, monitor=mon, strategy="random", steps=20,
+        model_fn=lambda: privacy.tabular_mlp(61, 2, width=8, depth=1, seed=1),
+    )  # fmt: skip
+    np.testing.assert_array_equal(sweep.budgets, [20, 60])
+    assert len(sweep.suspicion) == len(sweep.stream) == 60
+    assert sweep.agreement.shape == (2,) and np.all((0 <= sweep.agreement) & (sweep.agreement <= 1))
+    assert sweep.agreement[1] == extraction.agreement(sweep.copy, scorer, xte)
+    assert sweep.at(59) == (sweep.agreement[0], sweep.suspicion[19])

@@ -33,7 +33,7 @@ import numpy as np
 
 from modelsec_edu.validation import check_array, check_float, check_int
 
-__all__ = ["STATISTICS", "MonitorResult", "QueryMonitor", "min_distances"]
+__all__ = ["STATISTICS", "MonitorResult", "QueryMonitor", "combine", "min_distances"]
 
 
 def min_distances(stream: Any) -> np.ndarray:
@@ -63,7 +63,23 @@ class MonitorResult:
         return float(self.detected(within).mean())
 
 
-STATISTICS = ("shapiro", "reference")
+STATISTICS = ("shapiro", "reference", "spread")
+
+
+def combine(*results: MonitorResult) -> MonitorResult:
+    """Several monitors watching the same streams: the alarm rings at the earliest of theirs.
+
+    Their false alarms add up (at most the sum of each monitor's rate), so
+    calibrate each for a share of the total.
+    """
+    if not results or not all(isinstance(r, MonitorResult) for r in results):
+        raise TypeError("combine takes one or more MonitorResult")
+    if len({r.alarm_at.shape for r in results}) > 1:
+        raise ValueError("the results must watch the same streams")
+    alarms = np.array([r.alarm_at for r in results], dtype=float)
+    alarms[alarms < 0] = np.inf
+    first = alarms.min(axis=0)
+    return MonitorResult(np.where(np.isfinite(first), first, -1).astype(int), results[0].curves)
 
 
 class QueryMonitor:
@@ -74,8 +90,13 @@ class QueryMonitor:
     how far the account's queries lie from real customers: the running mean of
     each query's distance to the nearest row of ``reference`` (the bank's own
     applicants), in the spirit of Kesarwani et al. 2018's extraction warnings
-    (https://arxiv.org/abs/1711.07221).  Both need a threshold calibrated on
-    benign streams (:meth:`calibrate`).
+    (https://arxiv.org/abs/1711.07221).  ``statistic="spread"`` watches the
+    account's queries among themselves, as PRADA does, but asks how *close*
+    they are: suspicion is minus the running mean of each query's distance to
+    the nearest earlier one.  A copy-cat that makes its queries from a few real
+    rows (:func:`.pool.plausible_pool`) keeps sending near-copies of them; real
+    customers are spread the way the population is.  All three need a
+    threshold calibrated on benign streams (:meth:`calibrate`).
     """
 
     def __init__(
@@ -107,9 +128,13 @@ class QueryMonitor:
             run = np.cumsum(near) / np.arange(1, len(x) + 1)
             out[self.warmup :] = run[self.warmup :]
             return out
+        d = min_distances(x)
+        if self.statistic == "spread":
+            run = np.cumsum(np.nan_to_num(d)) / np.maximum(np.arange(len(x)), 1)
+            out[self.warmup :] = -run[self.warmup :]
+            return out
         from scipy.stats import shapiro
 
-        d = min_distances(x)
         for i in range(self.warmup, len(d)):
             sample = d[1 : i + 1]
             out[i] = 0.0 if np.ptp(sample) == 0 else 1.0 - shapiro(sample).statistic
