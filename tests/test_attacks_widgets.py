@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from modelsec_edu import evasion, models
+from modelsec_edu.models.recipes import default_step_size
 from modelsec_edu.widgets import attacks as attack_widgets
 
 
@@ -114,3 +115,28 @@ def test_the_picture_is_shown_at_its_natural_size(explorer):
     assert natural == round(explorer.fig.figure.get_figwidth() * explorer.fig.figure.dpi)
     assert explorer.fig.image.layout.width == f"{natural}px"
     assert explorer.fig.image.layout.max_width == "100%"
+
+
+def test_the_l2_budget_is_off_from_the_start_while_the_norm_is_linf(trained_mlp, digits):
+    """Issue 9's browser finding: a fresh explorer (L-inf) showed a live "eps (L2)" slider."""
+    _, (xte, yte) = digits
+    panel = attack_widgets.attack_explorer(trained_mlp, xte[:2], yte[:2])
+    attack_c, norm_c, eps_inf, eps_2 = panel.controls[:4]
+    assert (attack_c.value, norm_c.value) == ("PGD", "linf")
+    assert eps_2.disabled and not eps_inf.disabled
+    png = panel.fig.image.value
+    eps_2.value = eps_2.max  # a disabled slider moved by code changes nothing on the picture
+    assert panel.fig.image.value == png
+    norm_c.value = "l2"
+    assert not eps_2.disabled and eps_inf.disabled
+    norm_c.value = "linf"
+    assert eps_2.disabled and not eps_inf.disabled
+
+
+def test_pgd_in_the_explorer_uses_the_course_step_size(trained_mlp, digits):
+    _, (xte, yte) = digits
+    x, y = xte[:4], yte[:4]
+    got = attack_widgets.run_attack(trained_mlp, x, y, attack="PGD", eps=0.1, steps=5, norm="linf")
+    want = evasion.pgd(trained_mlp, x, y, eps=0.1, step_size=default_step_size(0.1, 5), steps=5,
+                       seed=0)  # fmt: skip
+    np.testing.assert_array_equal(got, want)

@@ -36,6 +36,37 @@ def _pgd_keras_ops(model, x, y, eps, step_size, steps):  # what the chapter's fr
     return keras.ops.convert_to_numpy(xa)
 
 
+def _pgd_l2(model, x, y, eps, step_size, steps):
+    return evasion.pgd(model, x, y, eps=eps, step_size=step_size, steps=steps, norm="l2",
+                       random_start=False, precision="float32")  # fmt: skip
+
+
+def _pgd_l2_by_hand(model, x, y, eps, step_size, steps, *, direction="l2", project="l2"):
+    """L2 PGD in NumPy, the chapter's solution; the keywords make it wrong on purpose."""
+
+    def unit(g):
+        if direction == "linf":
+            return np.sign(g)
+        n = np.linalg.norm(g.reshape(len(g), -1), axis=1).reshape(-1, 1, 1, 1)
+        return g / (n + 1e-12)
+
+    def onto_ball(d):
+        if project == "pixel":
+            return np.clip(d, -eps, eps)
+        if project == "batch":
+            return d * min(1.0, eps / np.linalg.norm(d))
+        if project == "none":
+            return d
+        n = np.linalg.norm(d.reshape(len(d), -1), axis=1).reshape(-1, 1, 1, 1)
+        return d * np.minimum(1.0, eps / (n + 1e-12))
+
+    xa = x.copy()
+    for _ in range(steps):
+        g = backend.input_gradient(model, xa, y)[1]
+        xa = np.clip(x + onto_ball(xa + step_size * unit(g) - x), 0.0, 1.0)
+    return xa
+
+
 def _project(delta, eps):
     return keras.ops.convert_to_numpy(norms.project(keras.ops.convert_to_tensor(delta), eps, "l2"))
 
@@ -54,6 +85,8 @@ RIGHT = {
     "pgd (library)": (ch03.check_pgd, _pgd),
     "pgd (keras.ops)": (ch03.check_pgd, _pgd_keras_ops),
     "project l2": (ch03.check_project_l2, _project),
+    "pgd l2 (library)": (ch03.check_pgd_l2, _pgd_l2),
+    "pgd l2 (by hand)": (ch03.check_pgd_l2, _pgd_l2_by_hand),
     "fgsm via pgd": (ch03.check_fgsm_via_pgd, _fgsm_via_pgd),
     "masking item": (ch03.check_masking_item, "white-box"),
     "headline": (ch03.check_headline, "c"),
@@ -67,6 +100,30 @@ WRONG = {
     ),
     "pgd: one step": (ch03.check_pgd, lambda m, x, y, e, a, s: _pgd(m, x, y, e, a, 1)),
     "pgd: returns x": (ch03.check_pgd, lambda m, x, y, e, a, s: x),
+    "pgd l2: sign steps": (
+        ch03.check_pgd_l2,
+        lambda m, x, y, e, a, s: _pgd_l2_by_hand(m, x, y, e, a, s, direction="linf"),
+    ),
+    "pgd l2: clips each pixel": (
+        ch03.check_pgd_l2,
+        lambda m, x, y, e, a, s: _pgd_l2_by_hand(m, x, y, e, a, s, project="pixel"),
+    ),
+    "pgd l2: one norm for the batch": (
+        ch03.check_pgd_l2,
+        lambda m, x, y, e, a, s: _pgd_l2_by_hand(m, x, y, e, a, s, project="batch"),
+    ),
+    "pgd l2: no projection": (
+        ch03.check_pgd_l2,
+        lambda m, x, y, e, a, s: _pgd_l2_by_hand(m, x, y, e, a, s, project="none"),
+    ),
+    "pgd l2: random start": (
+        ch03.check_pgd_l2,
+        lambda m, x, y, e, a, s: evasion.pgd(
+            m, x, y, eps=e, step_size=a, steps=s, norm="l2", seed=0
+        ),
+    ),
+    "pgd l2: the L-inf attack": (ch03.check_pgd_l2, _pgd),
+    "pgd l2: returns x": (ch03.check_pgd_l2, lambda m, x, y, e, a, s: x),
     "project: always rescales": (
         ch03.check_project_l2,
         lambda d, e: e * d / np.linalg.norm(d.reshape(len(d), -1), axis=1).reshape(-1, 1, 1, 1),

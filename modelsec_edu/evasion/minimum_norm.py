@@ -8,7 +8,8 @@ suffices?", with no eps at all.  DeepFool (Moosavi-Dezfooli, Fawzi & Frossard
 ``f_k + w_k . r = 0``, with ``f_k = z_k - z_y`` and ``w_k = grad(z_k - z_y)``.
 The closest hyperplane is at distance ``|f_k| / ||w_k||_q`` (``q`` the dual norm:
 2 for L2, 1 for L-inf); DeepFool steps just onto it, and repeats until the
-label changes, typically in two to five steps.
+label changes, usually within a few rounds (chapter 03 prints how many images
+each number of rounds fools).
 """
 
 from __future__ import annotations

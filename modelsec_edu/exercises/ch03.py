@@ -1,5 +1,9 @@
 """Checks for chapter 03 (backpropagation attacks): PGD by hand, the L2 projection, evaluations.
 
+Threat model of the exercises: the white-box attacker of chapter 03 (Madry et
+al. 2018, https://arxiv.org/abs/1706.06083), and the evaluator who must not be
+fooled by gradient masking (Athalye et al. 2018, https://arxiv.org/abs/1802.00420).
+
 The function-writing checks call the learner's function on a **new** random
 classifier and new images, and compare it with the library
 (:func:`modelsec_edu.evasion.pgd`, :func:`modelsec_edu.evasion.fgsm`,
@@ -19,6 +23,7 @@ import numpy as np
 
 from modelsec_edu import evasion
 from modelsec_edu.evasion import norms
+from modelsec_edu.models.recipes import default_step_size
 
 from . import _fresh
 from ._core import NO, OK, WAIT, _missing, call, check_option, verdict
@@ -29,6 +34,7 @@ __all__ = [
     "check_headline",
     "check_masking_item",
     "check_pgd",
+    "check_pgd_l2",
     "check_project_l2",
 ]
 
@@ -54,7 +60,7 @@ def check_pgd(fn: Any) -> bool:
         rng = np.random.default_rng()
         model, x, y = _setting(rng)
         eps, steps = float(rng.choice([0.05, 0.1, 0.2])), int(rng.integers(3, 8))
-        step_size = 2.5 * eps / steps
+        step_size = default_step_size(eps, steps)
         before = x.copy()
         try:
             got = _images_out(call(fn, model, x, y, eps, step_size, steps), x.shape)
@@ -80,6 +86,41 @@ def check_pgd(fn: Any) -> bool:
 
     return verdict(
         run, fn, success="Your PGD matches evasion.pgd on a new model: budget and box hold."
+    )
+
+
+def check_pgd_l2(fn: Any) -> bool:
+    """``fn(model, x, y, eps, step_size, steps)``: L2 PGD started at ``x`` (no random start)."""
+
+    def run():
+        rng = np.random.default_rng()
+        model, x, y = _setting(rng)
+        eps, steps = float(rng.choice([0.5, 1.0, 1.5])), int(rng.integers(3, 8))
+        step_size = default_step_size(eps, steps)
+        before = x.copy()
+        try:
+            got = _images_out(call(fn, model, x, y, eps, step_size, steps), x.shape)
+        except ValueError as err:
+            return str(err)
+        if not np.array_equal(x, before):
+            return "your function changed x"
+        size = np.linalg.norm((got - x).reshape(len(x), -1), axis=1)
+        if size.max() > eps * (1 + 1e-4) + 1e-5:
+            return (f"an image moved by {size.max():.3f} in L2 > eps = {eps}: after each step "
+                    "rescale each too-long perturbation onto the L2 ball")  # fmt: skip
+        if got.min() < -1e-6 or got.max() > 1 + 1e-6:
+            return "pixels left [0, 1]: clip after each step"
+        want = evasion.pgd(model, x, y, eps=eps, step_size=step_size, steps=steps, norm="l2",
+                           random_start=False, precision="float32")  # fmt: skip
+        off = np.abs(got - want).reshape(len(x), -1).max(axis=1)
+        if np.mean(off <= 1e-3) < 0.9:  # a ReLU kink can split one image's path: allow a few
+            return (f"only {np.mean(off <= 1e-3):.0%} of the images agree with "
+                    "evasion.pgd(norm='l2', random_start=False): step along g / ||g||_2 of each "
+                    "image, then project onto the ball and clip to [0, 1]")  # fmt: skip
+        return None
+
+    return verdict(
+        run, fn, success="Your L2 PGD matches evasion.pgd on a new model: budget and box hold."
     )
 
 

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import evasion, models
+from modelsec_edu.models.recipes import default_step_size
 
 from .base import BlitFigurePanel, FigurePanel, Panel
 
@@ -25,7 +26,8 @@ def run_attack(
     """Run one of the chapter's attacks with the explorer's settings.
 
     FGSM is one step (its L2 twin, "FGM", when ``norm="l2"``); PGD takes
-    ``steps`` steps of ``2.5 eps / steps`` (Madry et al.'s rule) from a random
+    ``steps`` steps of ``models.recipes.default_step_size`` (Madry et al.'s
+    ``2.5 eps / steps``) from a random
     start; DeepFool ignores ``eps`` (it has no budget) and stops after at most
     ``steps`` rounds; Square Attack is L-inf only and gets
     ``QUERIES_PER_STEP * steps`` queries.
@@ -41,7 +43,8 @@ def run_attack(
             return evasion.fgsm(model, x, y, eps=eps)
         return evasion.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False)
     if attack == "PGD":
-        return evasion.pgd(model, x, y, eps=eps, step_size=2.5 * eps / steps, steps=steps, norm=norm, seed=seed)
+        step_size = default_step_size(eps, steps)
+        return evasion.pgd(model, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm, seed=seed)
     if norm != "linf":
         raise ValueError("the Square Attack here is L-inf only: choose norm 'linf'")
     return evasion.square_attack(model, x, y, eps=eps, queries=QUERIES_PER_STEP * steps, seed=seed)
