@@ -3,7 +3,9 @@
 Trains (or loads, verified, from the model zoo) every model of chapter 06 on the
 first 8,000 images of the MNIST test set and evaluates on the last 2,000: clean
 accuracy, FGSM accuracy and PGD-40 accuracy (step 0.01, random start) at
-eps = 0.3 (L-inf).  It also measures the cGAN's label accuracy under an
+eps = 0.3 (L-inf), and the headline: the per-image worst case over APGD-CE,
+APGD-T (9 targets) and Square (1,000 queries) on the first ``--n-worst`` test images
+(``evasion.worst_case``), which the bars apply to (issue 10).  It also measures the cGAN's label accuracy under an
 independent classifier, and FGSM-RS training throughput against plain
 ``model.fit`` on the same model, data and batch size, side by side in one run.
 
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
 EPS = 0.3
 
-# (row label, zoo recipe, bar on clean accuracy, bar on PGD-40 accuracy)
+# (row label, zoo recipe, bar on clean accuracy, bar on worst-case robust accuracy)
 ROWS = [
     ("plain CNN", "small_cnn", None, None),
     ("article's method (DCGAN, random labels)", "small_cnn_article", None, None),
@@ -58,7 +60,7 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
     fast = models.compile_classifier(models.small_cnn())
     plain.fit(x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # trace
     evasion.adversarial_fit(fast, x[: 2 * batch_size], y[: 2 * batch_size], method="fgsm_rs", eps=EPS,
-                             epochs=1, batch_size=batch_size, progress=False)
+                             epochs=1, batch_size=batch_size, validation_data=None, progress=False)
     t_plain, t_fast = [], []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -66,7 +68,7 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
         t_plain.append(time.perf_counter() - start)
         start = time.perf_counter()
         evasion.adversarial_fit(fast, x, y, method="fgsm_rs", eps=EPS, epochs=1, batch_size=batch_size,
-                                 progress=False)
+                                 validation_data=None, progress=False)
         t_fast.append(time.perf_counter() - start)
     a, b = len(x) / np.median(t_plain), len(x) / np.median(t_fast)
     return {"batch_size": batch_size, "fit_samples_per_s": a, "fgsm_rs_samples_per_s": b, "ratio": b / a}
@@ -79,6 +81,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-speed", action="store_true", help="skip the throughput comparison")
     parser.add_argument("--only", nargs="*", help="zoo recipes to run (default: all rows)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--n-worst", type=int, default=1000, help="test images for the worst case (0: skip)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MODELSEC_EDU_QUICK", "0")
     if not Path(args.data).is_dir():
@@ -112,10 +115,15 @@ def main(argv=None) -> int:
         meta = zoo.info(key, x, y, cache=cache)
         start = time.perf_counter()
         r = evasion.robustness(model, xt, yt, eps=EPS, steps=40, step_size=0.01, seed=0)
+        r["worst_case"] = None
+        if args.n_worst and key not in ("small_cnn", "article_mlp"):
+            wc = evasion.worst_case(model, xt[: args.n_worst], yt[: args.n_worst], eps=EPS, seed=0)
+            r.update(worst_case=wc.worst_case, worst_case_after=wc.robust_after, n_worst=args.n_worst)
         r.update(label=label, train_seconds=meta["train_seconds"], settings=meta["settings"],
                  eval_seconds=time.perf_counter() - start, bar_clean=bar_clean, bar_pgd=bar_pgd)
         results[key] = r
-        print(f"{label:<42} clean {r['clean']:6.1%}  FGSM {r['fgsm']:6.1%}  PGD-40 {r['pgd']:6.1%}  "
+        worst = "" if r["worst_case"] is None else f"  worst case {r['worst_case']:6.1%}"
+        print(f"{label:<42} clean {r['clean']:6.1%}  FGSM {r['fgsm']:6.1%}  PGD-40 {r['pgd']:6.1%}{worst}  "
               f"trained {r['train_seconds']:6.0f} s")
     out["models"] = results
 
@@ -157,13 +165,16 @@ def main(argv=None) -> int:
         for key, acc in out["advgan_attack"].items():
             print(f"accuracy of {key} on AdvGAN images (generator trained against small_cnn): {acc:.1%}")
 
-    print("\n| model | clean | FGSM | PGD-40 | training | bar |")
-    print("|---|---|---|---|---|---|")
+    print("\n| model | clean | FGSM | PGD-40 | worst case | training | bar |")
+    print("|---|---|---|---|---|---|---|")
     for r in results.values():
-        bar = "" if r["bar_pgd"] is None else (
-            f"clean >= {r['bar_clean']:.0%}, PGD >= {r['bar_pgd']:.0%}: "
-            + ("met" if r["clean"] >= r["bar_clean"] and r["pgd"] >= r["bar_pgd"] else "NOT met"))
-        print(f"| {r['label']} | {r['clean']:.1%} | {r['fgsm']:.1%} | {r['pgd']:.1%} | {r['train_seconds']:.0f} s | {bar} |")
+        worst = r["worst_case"]
+        bar = "" if r["bar_pgd"] is None or worst is None else (
+            f"clean >= {r['bar_clean']:.0%}, worst case >= {r['bar_pgd']:.0%}: "
+            + ("met" if r["clean"] >= r["bar_clean"] and worst >= r["bar_pgd"] else "NOT met"))
+        shown = "" if worst is None else f"{worst:.1%}"
+        print(f"| {r['label']} | {r['clean']:.1%} | {r['fgsm']:.1%} | {r['pgd']:.1%} | {shown} | "
+              f"{r['train_seconds']:.0f} s | {bar} |")
     print(f"\nbackend {info['backend']} on {info['device']}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=float), encoding="utf-8")

@@ -233,3 +233,16 @@ def test_worst_case_rejects_bad_arguments(trained_mlp, batch, kw, exc):
     x, y = batch
     with pytest.raises(exc):
         evasion.worst_case(trained_mlp, x, y, eps=0.1, steps=2, **kw)
+
+
+def test_worst_case_when_every_input_is_already_fooled():
+    """No input left to attack after the clean check: the attacks are skipped, not called on nothing."""
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    model.set_weights([np.zeros((16, 3), "float32"), np.array([5.0, 0.0, 0.0], "float32")])
+    x = np.full((6, 4, 4, 1), 0.5, "float32")
+    y = np.ones(6, "int64")  # the model always says 0: every input is wrong before any attack
+    report = evasion.worst_case(model, x, y, eps=0.1, steps=2, n_targets=1, square_queries=5)
+    assert report.clean_accuracy == 0.0 and report.worst_case == 0.0
+    assert set(report.broken_by) == {"clean"}
+    np.testing.assert_array_equal(report.x_adv, x)

@@ -26,8 +26,9 @@ def test_eps_zero_is_plain_training(small, method):
     (x, y), _ = small
     model, reference = _mlp(), _mlp()
     evasion.adversarial_fit(
-        model, x, y, method=method, eps=0.0, epochs=1, batch_size=64, seed=3, progress=False
-    )
+        model, x, y, method=method, eps=0.0, epochs=1, batch_size=64, seed=3, progress=False,
+        validation_data=None,
+    )  # fmt: skip
 
     def clean(forward, xb, yb):
         return keras.ops.mean(
@@ -159,7 +160,10 @@ def test_callbacks_can_stop_training(small):
         ({"eps": "0.3"}, TypeError, "eps"),
         ({"epochs": 0}, ValueError, "epochs"),
         ({"method": "fgsm_rs", "steps": 3}, ValueError, "one step"),
-        ({"restore_best": True}, ValueError, "validation_data"),
+        ({"restore_best": True, "validation_data": None}, ValueError, "validation_data"),
+        ({"validation_data": "holdout"}, ValueError, "validation_data"),
+        ({"restore_best": "yes"}, TypeError, "restore_best"),
+        ({"lr_warmup": 1.0}, ValueError, "lr_warmup"),
     ],
 )
 def test_bad_arguments_are_refused(small, kwargs, error, match):
@@ -206,7 +210,8 @@ def test_article_gan_training_runs_with_its_labels(small, labels):
         validation_data=val,
         progress=False,
     )
-    assert set(hist.history) == {"loss", "fake_loss", "val_accuracy"}
+    assert {"loss", "fake_loss", "val_accuracy", "seconds"} <= set(hist.history)
+    assert len(hist.history["loss"]) == 1 and np.isfinite(hist.history["fake_loss"][0])
 
 
 def test_article_gan_training_refuses_bad_labels(small):
@@ -218,12 +223,36 @@ def test_article_gan_training_refuses_bad_labels(small):
         evasion.article_gan_training(_mlp(), x, y, g.generator, epochs=1, labels="true")
 
 
-def test_accelerator_leaves_cpu_in_float32():
+def test_accelerator_reports_and_changes_nothing():
+    before = keras.config.dtype_policy().name
     info = evasion.accelerator(verbose=False)
-    assert set(info) == {"backend", "device", "mixed_precision", "xla"}
-    if info["device"] == "CPU":
-        assert not info["mixed_precision"]
-        assert keras.mixed_precision.global_policy().name == "float32"
+    assert set(info) == {"backend", "device", "precision", "attack_precision", "xla"}
+    assert info["precision"] == "float32" and info["attack_precision"] in ("float32", "bfloat16")
+    assert keras.config.dtype_policy().name == before
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_no_library_call_leaves_a_dtype_policy_behind(small, policy):
+    """accelerator(), adversarial training and the attacks leave the global policy as they found it."""
+    (x, y), _ = small
+    model = _mlp()  # built under float32
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        evasion.accelerator(verbose=False)
+        assert keras.config.dtype_policy().name == policy
+        evasion.adversarial_fit(
+            model, x[:64], y[:64], method="pgd", eps=0.1, steps=2, epochs=1, progress=False
+        )
+        assert keras.config.dtype_policy().name == policy
+        for precision in ("auto", "bfloat16", "float32"):
+            evasion.pgd(model, x[:8], y[:8], eps=0.1, step_size=0.05, steps=2, precision=precision)
+            assert keras.config.dtype_policy().name == policy
+        evasion.robustness(model, x[:8], y[:8], eps=0.1, steps=2)
+        evasion.worst_case(model, x[:8], y[:8], eps=0.1, steps=2, n_targets=1, square_queries=5)
+        assert keras.config.dtype_policy().name == policy
+    finally:
+        keras.config.set_dtype_policy(old)
 
 
 def test_robust_models_explorer_redraws_from_precomputed_attacks(trained_mlp, small):

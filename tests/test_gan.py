@@ -148,7 +148,7 @@ def test_advgan_trains_a_generator_without_touching_the_target(digits, trained_m
     adv = advgan.perturbation_generator(eps=0.2)
     before = [w.copy() for w in trained_mlp.get_weights()]
     hist = advgan.train(adv, trained_mlp, x[:512], y[:512], epochs=3, batch_size=64, progress=False)
-    assert set(hist.history) == {"d_loss", "g_loss", "seconds"}
+    assert set(hist.history) == {"d_loss", "g_loss", "seconds", "samples_per_second"}
     assert hist.history["g_loss"][-1] < hist.history["g_loss"][0]
     for a, b in zip(before, trained_mlp.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -167,7 +167,7 @@ def test_advgan_adversarial_fit_updates_the_model(digits):
     before = [w.copy() for w in model.get_weights()]
     hist = advgan.adversarial_fit(model, advgan.perturbation_generator(eps=0.2), x[:128], y[:128],
                                   epochs=1, batch_size=64, progress=False)
-    assert set(hist.history) == {"d_loss", "g_loss", "loss", "seconds"}
+    assert set(hist.history) == {"d_loss", "g_loss", "loss", "seconds", "samples_per_second"}
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
 
 

@@ -89,3 +89,57 @@ def test_real_mnist_bars(real_mnist):
     mlp = models.compile_classifier(models.article_mlp())
     models.fit(mlp, xtr, ytr, **models.RECIPES["article_mlp"], progress=False)
     assert models.accuracy(mlp, xte, yte) >= 0.95
+
+
+def test_every_trainer_runs_in_the_one_epoch_loop(digits, monkeypatch):
+    """Issue 8: plain-with-a-loop, adversarial, the article's method, GAN and AdvGAN training
+    all hand their batches to models.loop.epoch_loop (one loop, one progress bar)."""
+    import keras
+
+    from modelsec_edu import evasion
+    from modelsec_edu.evasion import advgan, gan
+    from modelsec_edu.models import loop
+
+    (x, y), _ = digits
+    x, y = x[:64], y[:64]
+    seen = []
+    real = loop.epoch_loop
+
+    def spy(train_batch, n, **kwargs):
+        seen.append(kwargs["desc"])
+        return real(train_batch, n, **kwargs)
+
+    monkeypatch.setattr(loop, "epoch_loop", spy)
+    keras.utils.set_random_seed(0)
+    mlp = models.compile_classifier(models.article_mlp())
+    evasion.adversarial_fit(mlp, x, y, method="fgsm_rs", eps=0.1, epochs=1, progress=False)
+    g = gan.dcgan(latent_dim=8)
+    gan.train(g, x, epochs=1, batch_size=32, on_samples=None, progress=False)
+    evasion.article_gan_training(mlp, x, y, g.generator, epochs=1, batch_size=32, progress=False)
+    adv = advgan.perturbation_generator(eps=0.1)
+    advgan.train(adv, mlp, x, y, epochs=1, batch_size=32, progress=False)
+    assert len(seen) == 4, seen
+
+
+def test_epoch_loop_slices_every_sample_once_per_epoch():
+    import keras
+
+    from modelsec_edu.models import loop
+
+    bar = loop.ProgressBar(10, "t", enabled=False)
+    bar.update(3)  # a disabled bar is a no-op, not an error
+    bar.show(0, {"loss": 1.0})
+    bar.close()
+    model = models.article_mlp()
+    batches = []
+    hist = loop.epoch_loop(
+        lambda sl, idx: batches.append(len(idx)) or {"m": float(len(idx))},
+        10,
+        epochs=2,
+        batch_size=4,
+        rng=np.random.default_rng(0),
+        model=model,
+        progress=False,
+    )
+    assert batches == [4, 4, 2, 4, 4, 2] and len(hist.history["m"]) == 2
+    assert isinstance(hist, keras.callbacks.History)

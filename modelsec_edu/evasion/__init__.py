@@ -54,7 +54,7 @@ from .masking import Check, Checklist, Quantize, bpda, masking_checklist, quanti
 from .minimum_norm import deepfool
 from .norms import perturbation_norms, random_start
 from .physical import sticker_attack
-from .robust_eval import robustness
+from .robust_eval import RobustTable, evaluate_models, robustness
 from .score_based import square_attack
 from .training import METHODS, accelerator, adversarial_fit
 from .worst_case import WorstCase, worst_case
@@ -98,6 +98,8 @@ __all__ = [
     "quantized",
     "random_start",
     "robust_accuracy",
+    "RobustTable",
+    "evaluate_models",
     "robustness",
     "security_curve",
     "square_attack",

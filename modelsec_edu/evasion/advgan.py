@@ -21,13 +21,13 @@ makes both unnecessary for the L-inf ball used here.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import keras
 import numpy as np
 
 from modelsec_edu import backend, models
+from modelsec_edu.models import loop
 
 __all__ = ["AdvGAN", "adversarial_fit", "attack", "perturbation_generator", "train"]
 
@@ -99,7 +99,9 @@ def _margin(logits, y, kappa: float = 0.0):
 
 def _bce(target: float, logits):
     return keras.ops.mean(
-        keras.ops.binary_crossentropy(keras.ops.ones_like(logits) * target, logits, from_logits=True)
+        keras.ops.binary_crossentropy(
+            keras.ops.ones_like(logits) * target, logits, from_logits=True
+        )
     )
 
 
@@ -134,11 +136,15 @@ def _weights(m: keras.Model):
 
 def _check(model, x, y):
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model that outputs logits, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a keras.Model that outputs logits, got {type(model).__name__}"
+        )
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
     if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or y.shape != (len(x),):
-        raise ValueError(f"x must be (n, 28, 28, 1) images with one label each, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"x must be (n, 28, 28, 1) images with one label each, got {x.shape} and {y.shape}"
+        )
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
     return x, y.astype("int32")
@@ -160,36 +166,20 @@ def _loop(adv, model, x, y, *, epochs, batch_size, alpha, train_model, seed, pro
     f_step = backend.train_step(model, f_loss, key=("advgan_f", *tag)) if train_model else None
     t = keras.ops.convert_to_tensor
     eps = t(np.float32(adv.eps))
-    rng = np.random.default_rng(seed)
-    history = keras.callbacks.History()
-    history.set_model(model)
-    history.on_train_begin()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs * len(x), desc=desc, unit="img", unit_scale=True)
-    for epoch in range(epochs):
-        start, logs = time.perf_counter(), {"d_loss": [], "g_loss": [], "loss": []}
-        order = rng.permutation(len(x))
-        for i in range(0, len(x) - batch_size + 1, batch_size):
-            idx = order[i : i + batch_size]
-            xb, yb = t(x[idx]), t(y[idx])
-            logs["g_loss"].append(g_step((xb, eps, _weights(model), _weights(adv.discriminator)), yb))
-            x_adv = attack(adv, x[idx])
-            logs["d_loss"].append(d_step((xb, t(x_adv)), yb))
-            if f_step is not None:
-                logs["loss"].append(f_step((xb, eps, _weights(adv.generator)), yb))
-            if bar is not None:
-                bar.update(batch_size)
-        summary = {k: float(np.mean([keras.ops.convert_to_numpy(v) for v in vs])) for k, vs in logs.items() if vs}
-        summary["seconds"] = time.perf_counter() - start
-        history.on_epoch_end(epoch, summary)
-        if bar is not None:
-            bar.set_postfix({k: f"{v:.3f}" for k, v in summary.items() if k != "seconds"})
-    if bar is not None:
-        bar.close()
-    return history
+    def train_batch(sl, idx):
+        xb, yb = t(x[idx]), t(y[idx])
+        logs = {"g_loss": g_step((xb, eps, _weights(model), _weights(adv.discriminator)), yb)}
+        logs["d_loss"] = d_step((xb, t(attack(adv, x[idx]))), yb)
+        if f_step is not None:
+            logs["loss"] = f_step((xb, eps, _weights(adv.generator)), yb)
+        return logs
+
+    # Full batches only (drop_last): one trace of each compiled step.
+    return loop.epoch_loop(
+        train_batch, len(x), epochs=epochs, batch_size=batch_size, rng=np.random.default_rng(seed),
+        drop_last=True, model=model, progress=progress, desc=desc, unit="img",
+    )  # fmt: skip
 
 
 def train(
@@ -206,8 +196,17 @@ def train(
 ) -> keras.callbacks.History:
     """Train the generator to fool a fixed ``model`` (which is not changed)."""
     return _loop(
-        adv, model, x, y, epochs=epochs, batch_size=batch_size, alpha=alpha, train_model=False,
-        seed=seed, progress=progress, desc="AdvGAN training",
+        adv,
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        alpha=alpha,
+        train_model=False,
+        seed=seed,
+        progress=progress,
+        desc="AdvGAN training",
     )
 
 
@@ -226,12 +225,23 @@ def adversarial_fit(
     """Adversarial training on AdvGAN's outputs: per batch, G adapts to the model, then the model
     trains on clean and generated images (half each).  Returns a ``History``."""
     return _loop(
-        adv, model, x, y, epochs=epochs, batch_size=batch_size, alpha=alpha, train_model=True,
-        seed=seed, progress=progress, desc="AdvGAN adversarial training",
+        adv,
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        alpha=alpha,
+        train_model=True,
+        seed=seed,
+        progress=progress,
+        desc="AdvGAN adversarial training",
     )
 
 
-def attack(generator: keras.Model | AdvGAN, x: Any, *, eps: float | None = None, batch_size: int = 500) -> np.ndarray:
+def attack(
+    generator: keras.Model | AdvGAN, x: Any, *, eps: float | None = None, batch_size: int = 500
+) -> np.ndarray:
     """The generator's adversarial images: one forward pass, no gradient of the target needed.
 
     Pass an :class:`AdvGAN` (its ``eps`` is used) or a trained generator and ``eps``.

@@ -13,10 +13,11 @@ import keras
 import numpy as np
 
 from modelsec_edu import models
+from modelsec_edu.models import loop
 
 from . import gan
 from ._checks import num_classes
-from .training import _Bar, _check_xy, _number
+from .training import _check_xy, _number
 
 __all__ = ["article_gan_training"]
 
@@ -44,8 +45,9 @@ def article_gan_training(
     is stated by the article; no worst-case input is ever computed.
 
     Returns:
-        A Keras ``History`` with ``loss`` (real batches), ``fake_loss`` and,
-        with ``validation_data``, ``val_accuracy`` per epoch.
+        A Keras ``History`` with ``loss`` (real batches), ``fake_loss``,
+        ``seconds``, ``samples_per_second`` and, with ``validation_data``,
+        ``val_accuracy`` per epoch (the epochs run in :func:`.loop.epoch_loop`).
     """
     x, y = _check_xy(model, x, y)
     if labels not in ("random", "conditional"):
@@ -58,29 +60,27 @@ def article_gan_training(
         models.compile_classifier(model)  # the article: Adam() with its default learning rate
     k = num_classes(model)
     rng = np.random.default_rng(seed)
-    history = keras.callbacks.History()
-    history.set_model(model)
-    history.on_train_begin()
-    bar = _Bar(epochs * len(x), f"article ({labels} labels)") if progress else None
-    for epoch in range(epochs):
-        real, fake = [], []
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            real.append(model.train_on_batch(x[idx], y[idx], return_dict=True)["loss"])
-            images, c = gan.sample(generator, len(idx), seed=int(rng.integers(2**31)))
-            fake_y = rng.integers(0, k, len(idx)) if labels == "random" else c
-            fake.append(
-                model.train_on_batch(images, fake_y.astype("int32"), return_dict=True)["loss"]
-            )
-            if bar is not None:
-                bar.update(len(idx))
-        logs = {"loss": float(np.mean(real)), "fake_loss": float(np.mean(fake))}
+
+    def train_batch(sl, idx):
+        real = model.train_on_batch(x[idx], y[idx], return_dict=True)["loss"]
+        images, c = gan.sample(generator, len(idx), seed=int(rng.integers(2**31)))
+        fake_y = rng.integers(0, k, len(idx)) if labels == "random" else c
+        fake = model.train_on_batch(images, fake_y.astype("int32"), return_dict=True)["loss"]
+        return {"loss": real, "fake_loss": fake}
+
+    def end_epoch(epoch, logs):
         if validation_data is not None:
-            logs["val_accuracy"] = models.accuracy(model, *validation_data)
-        if bar is not None:
-            bar.show(epoch, logs)
-        history.on_epoch_end(epoch, logs)
-    if bar is not None:
-        bar.close()
-    return history
+            return {"val_accuracy": models.accuracy(model, *validation_data)}
+        return None
+
+    return loop.epoch_loop(
+        train_batch,
+        len(x),
+        epochs=epochs,
+        batch_size=batch_size,
+        rng=rng,
+        end_epoch=end_epoch,
+        model=model,
+        progress=progress,
+        desc=f"article ({labels} labels)",
+    )

@@ -21,7 +21,6 @@ against a SHA-256 manifest (:mod:`.integrity`) before they are loaded.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend, validation
+from modelsec_edu.models import loop
 from modelsec_edu.supply_chain import integrity
 
 __all__ = ["GAN", "cgan", "dcgan", "label_accuracy", "load_checkpoint", "sample", "save_checkpoint", "train"]
@@ -286,7 +286,8 @@ def train(
         progress: show a progress bar.
 
     Returns:
-        A Keras ``History`` with ``d_loss``, ``g_loss`` and ``seconds`` per epoch.
+        A Keras ``History`` with ``d_loss``, ``g_loss``, ``seconds`` and
+        ``samples_per_second`` per epoch (the epochs run in :func:`.loop.epoch_loop`).
     """
     if not isinstance(gan, GAN):
         raise TypeError(f"gan must be a gan.GAN (from dcgan() or cgan()), got {type(gan).__name__}")
@@ -311,47 +312,31 @@ def train(
     d_step = backend.train_step(D, _d_loss(gan.conditional), key=("gan_d", id(D.optimizer)))
     g_step = backend.train_step(G, _g_loss(D, gan.conditional), key=("gan_g", id(G.optimizer)))
     sampler, t = _sampler(G), keras.ops.convert_to_tensor
-    rng = np.random.default_rng(seed + gan.epochs_done)  # a resumed run does not replay the same noise
+    rng = np.random.default_rng(seed + gan.epochs_done)  # a resumed run does not replay the noise
     grid_z = np.random.default_rng(seed).standard_normal((40, gan.latent_dim)).astype("float32")
     grid_c = (np.arange(40) % max(gan.num_classes, 1)).astype("int32")
-    history = keras.callbacks.History()
-    history.set_model(G)
-    history.on_train_begin()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=(epochs - gan.epochs_done) * len(x), desc="GAN training", unit="img", unit_scale=True)
-    while gan.epochs_done < epochs:
-        start, d_losses, g_losses = time.perf_counter(), [], []
-        order = rng.permutation(len(x))
-        for i in range(0, len(x) - batch_size + 1, batch_size):  # full batches only: one trace
-            idx = order[i : i + batch_size]
-            z = t(rng.standard_normal((batch_size, gan.latent_dim)).astype("float32"))
-            c = t(rng.integers(0, max(gan.num_classes, 1), batch_size).astype("int32"))
-            fake = sampler(z, c)
-            d_losses.append(d_step((t(x[idx]), fake), t(y[idx])))
-            weights = ([v.value for v in D.trainable_variables], [v.value for v in D.non_trainable_variables])
-            g_losses.append(g_step((z, *weights), c))
-            if bar is not None:
-                bar.update(batch_size)
-        gan.epochs_done += 1
-        logs = {
-            "d_loss": float(np.mean([keras.ops.convert_to_numpy(v) for v in d_losses])),
-            "g_loss": float(np.mean([keras.ops.convert_to_numpy(v) for v in g_losses])),
-            "seconds": time.perf_counter() - start,
-        }
-        history.on_epoch_end(gan.epochs_done - 1, logs)
-        if bar is not None:
-            bar.set_postfix({"epoch": gan.epochs_done, "d_loss": f"{logs['d_loss']:.3f}", "g_loss": f"{logs['g_loss']:.3f}"})
+    def train_batch(sl, idx):
+        z = t(rng.standard_normal((len(idx), gan.latent_dim)).astype("float32"))
+        c = t(rng.integers(0, max(gan.num_classes, 1), len(idx)).astype("int32"))
+        d_loss = d_step((t(x[idx]), sampler(z, c)), t(y[idx]))
+        weights = ([v.value for v in D.trainable_variables], [v.value for v in D.non_trainable_variables])
+        return {"d_loss": d_loss, "g_loss": g_step((z, *weights), c)}
+
+    def end_epoch(epoch, logs):
+        gan.epochs_done = epoch + 1
         if checkpoint_dir is not None:
             save_checkpoint(gan, checkpoint_dir)
         if on_samples is not None and (gan.epochs_done % sample_every == 0 or gan.epochs_done == epochs):
             images = keras.ops.convert_to_numpy(sampler(t(grid_z), t(grid_c)))
             on_samples(gan.epochs_done, images, grid_c if gan.conditional else None)
-    if bar is not None:
-        bar.close()
-    return history
+
+    # Full batches only (drop_last): one trace of each compiled step.
+    return loop.epoch_loop(
+        train_batch, len(x), epochs=max(epochs, gan.epochs_done), batch_size=batch_size, rng=rng,
+        first_epoch=gan.epochs_done, drop_last=True, end_epoch=end_epoch, model=G,
+        progress=progress, desc="GAN training", unit="img",
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- checkpoints

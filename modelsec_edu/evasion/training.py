@@ -20,13 +20,18 @@ on TensorFlow the attack and the update are one ``tf.function``, on JAX one
   ``CE(clean) + beta * KL`` (Zhang et al. 2019).
 
 Every perturbation is projected so that ``x + delta`` stays in [0, 1] *and* in
-the ball at each step.  :func:`.robust_eval.robustness` measures clean, FGSM and PGD
-accuracy.  The article's GAN-based method is in :mod:`.article`.
+the ball at each step.  Settings left out come from one table,
+:data:`modelsec_edu.models.recipes.ADVERSARIAL_DEFAULTS`: for FGSM-RS they are
+the zoo's tuned recipe (a step of eps, an eps warm-up, a learning rate that
+rises from 0, and the best epoch kept by PGD accuracy on held-out images).
+The epochs run in :func:`modelsec_edu.models.loop.epoch_loop`.
+:func:`.robust_eval.robustness` measures clean, FGSM and PGD accuracy,
+:func:`.worst_case.worst_case` the worst case over APGD-CE, APGD-T and Square.
+The article's GAN-based method is in :mod:`.article`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +39,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend, models
+from modelsec_edu.models import loop, recipes
 
 from .gradient import pgd, pgd_tensor
 from .robust_eval import FLOAT32
@@ -41,8 +47,6 @@ from .robust_eval import FLOAT32
 __all__ = ["METHODS", "accelerator", "adversarial_fit"]
 
 METHODS = ("fgsm_rs", "n_fgsm", "pgd", "trades")
-# Default step size as a multiple of eps, and default number of inner steps.
-_DEFAULTS = {"fgsm_rs": (1.25, 1), "n_fgsm": (1.0, 1), "pgd": (0.25, 10), "trades": (0.25, 10)}
 
 
 # --------------------------------------------------------------------------- checks
@@ -50,7 +54,9 @@ _DEFAULTS = {"fgsm_rs": (1.25, 1), "n_fgsm": (1.0, 1), "pgd": (0.25, 10), "trade
 
 def _check_xy(model: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model that outputs logits, got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a keras.Model that outputs logits, got {type(model).__name__}"
+        )
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
     if x.ndim < 2 or len(x) == 0:
@@ -67,7 +73,9 @@ def _check_xy(model: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 def _number(name: str, value: Any, *, low: float = 0.0, integer: bool = False) -> Any:
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be {'an int' if integer else 'a number'}, got {type(value).__name__}"
+        )
     if not np.isfinite(value) or value < low:
         raise ValueError(f"{name} must be finite and >= {low:g}, got {value}")
     return int(value) if integer else float(value)
@@ -85,7 +93,9 @@ def _kl_attack(logits_fn, x, p_clean, *, eps, step_size, steps, delta0):
     log_p = keras.ops.log(p_clean + 1e-12)
 
     def kl(xa):
-        per = keras.ops.sum(p_clean * (log_p - keras.ops.log_softmax(logits_fn(xa), axis=-1)), axis=-1)
+        per = keras.ops.sum(
+            p_clean * (log_p - keras.ops.log_softmax(logits_fn(xa), axis=-1)), axis=-1
+        )
         return keras.ops.sum(per), per
 
     grad_fn = backend.value_and_grad(kl)
@@ -106,7 +116,7 @@ def _make_loss(method: str, steps: int, beta: float):
     def loss_fn(forward, inputs, y):
         x, noise, eps, step_size = inputs
 
-        def logits(t):  # attack gradients stay float32 even under a mixed-precision policy
+        def logits(t):  # the loss is taken on float32 logits whatever the model computes in
             return keras.ops.cast(forward(t, training=False), "float32")
 
         def train_logits(t):
@@ -115,7 +125,9 @@ def _make_loss(method: str, steps: int, beta: float):
         if method == "trades":
             z_clean = train_logits(x)
             p_clean = keras.ops.stop_gradient(keras.ops.softmax(z_clean))
-            x_adv = _kl_attack(logits, x, p_clean, eps=eps, step_size=step_size, steps=steps, delta0=noise)
+            x_adv = _kl_attack(
+                logits, x, p_clean, eps=eps, step_size=step_size, steps=steps, delta0=noise
+            )
             log_q = keras.ops.log_softmax(train_logits(x_adv), axis=-1)
             log_p = keras.ops.log_softmax(z_clean, axis=-1)
             kl = keras.ops.mean(keras.ops.sum(keras.ops.exp(log_p) * (log_p - log_q), axis=-1))
@@ -133,6 +145,23 @@ def _make_loss(method: str, steps: int, beta: float):
 # --------------------------------------------------------------------------- training
 
 
+def _holdout(validation_data, x, y, n_val, model):
+    """Training and validation arrays: ``"auto"`` holds out the last ``n_val`` images."""
+    if isinstance(validation_data, str):
+        if validation_data != "auto":
+            raise ValueError(
+                f"validation_data must be (x_val, y_val), 'auto' or None, got {validation_data!r}"
+            )
+        if n_val == 0:
+            return x, y, None
+        return x[:-n_val], y[:-n_val], (x[-n_val:], y[-n_val:])
+    if validation_data is None:
+        return x, y, None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError("validation_data must be a pair (x_val, y_val), 'auto' or None")
+    return x, y, _check_xy(model, *validation_data)
+
+
 def adversarial_fit(
     model: keras.Model,
     x: np.ndarray,
@@ -141,48 +170,58 @@ def adversarial_fit(
     method: str,
     eps: float,
     epochs: int,
-    batch_size: int = 128,
+    batch_size: int = 100,
     step_size: float | None = None,
     steps: int | None = None,
     beta: float = 6.0,
-    warmup_epochs: float = 0.0,
+    warmup_epochs: float | None = None,
     learning_rate: float | None = None,
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    lr_warmup: float | None = None,
+    validation_data: tuple[np.ndarray, np.ndarray] | str | None = "auto",
     val_steps: int = 10,
-    restore_best: bool = False,
+    restore_best: bool | None = None,
     seed: int = 0,
     progress: bool = True,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> keras.callbacks.History:
     """Train ``model`` on adversarial examples made on the fly (the min-max objective).
 
-    Threat model: L-inf evasion with budget ``eps`` on inputs in [0, 1].
+    Threat model: L-inf evasion with budget ``eps`` on inputs in [0, 1].  Every
+    setting left as ``None`` comes from
+    :func:`modelsec_edu.models.recipes.adversarial_defaults` (one table for
+    the library, the zoo and the bench); for ``"fgsm_rs"`` that is the tuned
+    recipe that ``bench/robust_models.py`` measures against the course's bar.
 
     Args:
         model: a Keras classifier that outputs logits; trained in place.  An
             uncompiled model (or any model when ``learning_rate`` is given) is
-            compiled with Adam and a cosine decay over this run.
+            compiled with Adam and a cosine decay over this run, after a
+            linear warm-up from 0 over ``lr_warmup`` of it.
         x, y: training images in [0, 1] and integer labels.
         method: ``"fgsm_rs"`` (Wong et al. 2020), ``"n_fgsm"`` (de Jorge et
             al. 2022), ``"pgd"`` (Madry et al. 2018) or ``"trades"`` (Zhang et al. 2019).
         eps: the L-inf budget trained against.
-        epochs: passes over ``x``.
+        epochs: passes over the training images.
         batch_size: examples per weight update.
-        step_size: the inner step, by default ``1.25 eps`` (FGSM-RS), ``eps``
-            (N-FGSM) or ``eps / 4`` (PGD, TRADES).  Warm-up scales it with eps.
+        step_size: the inner step (default: ``eps`` for the FGSM methods,
+            ``eps / 4`` for PGD and TRADES).  Warm-up scales it with eps.
         steps: inner steps: 1 for the FGSM methods, by default 10 for PGD/TRADES.
         beta: TRADES' weight of the robustness (KL) term.
-        warmup_epochs: ramp eps linearly from 0 over this many epochs (it
-            stabilises the first epochs of multi-step training).
-        learning_rate: peak learning rate of a fresh cosine schedule.
-        validation_data: ``(x_val, y_val)``; each epoch logs ``val_accuracy``
-            and ``val_robust_accuracy`` (PGD with ``val_steps`` steps).
+        warmup_epochs: ramp eps linearly from 0 over this many epochs
+            (default: a quarter of the run for FGSM-RS, an eighth for PGD/TRADES).
+        learning_rate: peak learning rate of a fresh schedule.
+        lr_warmup: the share of the run over which the learning rate rises from 0.
+        validation_data: ``(x_val, y_val)``; ``"auto"`` (default) holds out
+            the last sixteenth of ``x`` (500 of 8,000), which is then never
+            trained on; ``None``: no validation.  Each epoch logs ``val_accuracy``
+            and ``val_robust_accuracy`` (PGD with ``val_steps`` steps, float32).
         val_steps: steps of the validation PGD.
         restore_best: keep the weights of the epoch with the best validation
-            robust accuracy: early stopping against catastrophic overfitting
-            (Wong et al. 2020; Rice et al. 2020).  Needs ``validation_data``.
+            robust accuracy: early stopping, which Wong et al. 2020 use against
+            catastrophic overfitting (and Rice et al. 2020 against robust
+            overfitting).  Default: True whenever there is validation data.
         seed: seeds the shuffling and the random starts.
-        progress: show a progress bar (samples/s and metrics in its caption).
+        progress: show the course's progress bar (:class:`.loop.ProgressBar`).
         callbacks: Keras callbacks (``on_epoch_end`` and ``stop_training`` are honoured).
 
     Returns:
@@ -195,91 +234,81 @@ def adversarial_fit(
     eps = _number("eps", eps)
     epochs = _number("epochs", epochs, low=1, integer=True)
     batch_size = _number("batch_size", batch_size, low=1, integer=True)
-    warmup_epochs = _number("warmup_epochs", warmup_epochs)
     beta = _number("beta", beta)
-    ratio, default_steps = _DEFAULTS[method]
-    ratio = ratio if step_size is None else _number("step_size", step_size) / max(eps, 1e-12)
-    steps = default_steps if steps is None else _number("steps", steps, low=1, integer=True)
+    d = recipes.adversarial_defaults(method, eps=eps, epochs=epochs, n=len(x))
+    warmup_epochs = (
+        d["warmup_epochs"] if warmup_epochs is None else _number("warmup_epochs", warmup_epochs)
+    )
+    ratio = recipes.ADVERSARIAL_DEFAULTS[method]["step"]  # the step as a multiple of eps
+    if step_size is not None:
+        ratio = _number("step_size", step_size) / max(eps, 1e-12)
+    steps = d["steps"] if steps is None else _number("steps", steps, low=1, integer=True)
     if method in ("fgsm_rs", "n_fgsm") and steps != 1:
         raise ValueError(f"{method} takes one step; use method='pgd' for steps={steps}")
-    if restore_best and validation_data is None:
+    lr_warmup = d["lr_warmup"] if lr_warmup is None else _number("lr_warmup", lr_warmup)
+    if lr_warmup >= 1:
+        raise ValueError(f"lr_warmup must be a fraction in [0, 1), got {lr_warmup}")
+    if restore_best is not None and not isinstance(restore_best, bool):
+        raise TypeError(f"restore_best must be a bool or None, got {type(restore_best).__name__}")
+    x, y, val = _holdout(validation_data, x, y, d["n_val"], model)
+    if restore_best and val is None:
         raise ValueError("restore_best=True needs validation_data to pick the best epoch")
-    if validation_data is not None:
-        x_val, y_val = _check_xy(model, *validation_data)
+    restore_best = (val is not None and d["restore_best"]) if restore_best is None else restore_best
 
     steps_per_epoch = int(np.ceil(len(x) / batch_size))
     if getattr(model, "optimizer", None) is None or learning_rate is not None:
-        models.compile_classifier(model, learning_rate=learning_rate or 1e-3, decay_steps=epochs * steps_per_epoch)
+        total = epochs * steps_per_epoch
+        lr = d["learning_rate"] if learning_rate is None else learning_rate
+        models.compile_classifier(model, learning_rate=lr, decay_steps=total,
+                                  warmup_steps=int(lr_warmup * total))  # fmt: skip
     # The optimizer is part of the key: a recompiled model gets a fresh compiled step.
     key = ("adversarial_fit", method, steps, beta, id(model.optimizer))
     step = backend.train_step(model, _make_loss(method, steps, beta), key=key)
 
-    history = keras.callbacks.History()
-    cbs = keras.callbacks.CallbackList([*callbacks, history], model=model)
-    bar = _Bar(epochs * len(x), method) if progress else None
     rng = np.random.default_rng(seed)
     t = keras.ops.convert_to_tensor
     warm_steps = warmup_epochs * steps_per_epoch
-    best, best_acc, done = None, -1.0, 0
-    model.stop_training = False
-    cbs.on_train_begin()
-    for epoch in range(epochs):
-        cbs.on_epoch_begin(epoch)
-        start, losses = time.perf_counter(), []
-        order = rng.permutation(len(x))
-        # One draw per epoch: TRADES starts at x + N(0, 0.001^2); the others take unit noise, scaled by eps in the step.
+    state = {"done": 0, "eps": eps, "best": None, "best_acc": -1.0}
+
+    def begin_epoch(epoch, order):
+        # One draw per epoch: TRADES starts at x + N(0, 0.001^2); the others take unit noise,
+        # scaled by eps in the step.
         if method == "trades":
             noise = 0.001 * rng.standard_normal(size=x.shape, dtype=np.float32)
         else:
             noise = 2.0 * rng.random(size=x.shape, dtype=np.float32) - 1.0
-        x_epoch, y_epoch = x[order], y[order]  # one gather per epoch, then contiguous slices
-        for i in range(0, len(x), batch_size):
-            sl = slice(i, i + batch_size)
-            eps_now = eps * min(1.0, (done + 1) / warm_steps) if warm_steps > 0 else eps
-            inputs = (t(x_epoch[sl]), t(noise[sl]), t(np.float32(eps_now)), t(np.float32(ratio * eps_now)))
-            losses.append(step(inputs, t(y_epoch[sl])))
-            done += 1
-            if bar is not None:
-                bar.update(len(x_epoch[sl]))
-        logs = {"loss": float(np.mean([keras.ops.convert_to_numpy(v) for v in losses])), "eps": eps_now}
-        logs["samples_per_second"] = len(x) / (time.perf_counter() - start)
-        if validation_data is not None:
-            logs["val_accuracy"] = models.accuracy(model, x_val, y_val)
-            x_adv = pgd(model, x_val, y_val, eps=eps, step_size=eps / 4, steps=val_steps, seed=seed, **_FLOAT32)
-            logs["val_robust_accuracy"] = models.accuracy(model, x_adv, y_val)
-            if restore_best and logs["val_robust_accuracy"] > best_acc:
-                best, best_acc = model.get_weights(), logs["val_robust_accuracy"]
-        if bar is not None:
-            bar.show(epoch, logs)
-        cbs.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
-    if bar is not None:
-        bar.close()
-    if best is not None:
-        model.set_weights(best)
-    cbs.on_train_end()
+        state["x"], state["y"], state["noise"] = x[order], y[order], noise
+
+    def train_batch(sl, idx):
+        done = state["done"]
+        eps_now = eps * min(1.0, (done + 1) / warm_steps) if warm_steps > 0 else eps
+        xb, nb = t(state["x"][sl]), t(state["noise"][sl])
+        loss = step(
+            (xb, nb, t(np.float32(eps_now)), t(np.float32(ratio * eps_now))), t(state["y"][sl])
+        )
+        state["done"], state["eps"] = done + 1, eps_now
+        return {"loss": loss}
+
+    def end_epoch(epoch, logs):
+        out = {"eps": state["eps"]}
+        if val is not None:
+            out["val_accuracy"] = models.accuracy(model, *val)
+            x_adv = pgd(
+                model, *val, eps=eps, step_size=eps / 4, steps=val_steps, seed=seed, **_FLOAT32
+            )
+            out["val_robust_accuracy"] = models.accuracy(model, x_adv, val[1])
+            if restore_best and out["val_robust_accuracy"] > state["best_acc"]:
+                state["best"], state["best_acc"] = model.get_weights(), out["val_robust_accuracy"]
+        return out
+
+    history = loop.epoch_loop(
+        train_batch, len(x), epochs=epochs, batch_size=batch_size, rng=rng,
+        begin_epoch=begin_epoch, end_epoch=end_epoch, model=model, callbacks=callbacks,
+        progress=progress, desc=f"{method} training",
+    )  # fmt: skip
+    if state["best"] is not None:
+        model.set_weights(state["best"])
     return history
-
-
-class _Bar:
-    """One tqdm bar over all training samples, captioned with the latest epoch's metrics."""
-
-    def __init__(self, total: int, method: str):
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=total, desc=f"{method} training", unit="sample", unit_scale=True, leave=True)
-
-    def update(self, n: int) -> None:
-        self._bar.update(n)
-
-    def show(self, epoch: int, logs: dict) -> None:
-        names = {"loss": "loss", "val_accuracy": "val", "val_robust_accuracy": "val_rob", "eps": "eps"}
-        shown = {short: f"{logs[k]:.3f}" for k, short in names.items() if k in logs}
-        self._bar.set_postfix({"epoch": epoch + 1, **shown})
-
-    def close(self) -> None:
-        self._bar.close()
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -288,15 +317,18 @@ class _Bar:
 _FLOAT32 = FLOAT32
 
 
-def accelerator(*, mixed_precision: bool = True, verbose: bool = True) -> dict[str, Any]:
-    """Detect the device; on a GPU switch on mixed precision (bfloat16). Returns what it found.
+def accelerator(*, verbose: bool = True) -> dict[str, Any]:
+    """Detect the device and say how training will run there.  Changes no global state.
 
-    On a GPU, Keras' ``mixed_bfloat16`` policy makes models built *afterwards*
-    compute in bfloat16 with float32 weights (bfloat16 needs no loss scaling;
-    the losses here cast logits to float32, so attack gradients stay float32).
-    XLA: JAX always compiles with it; Keras' ``fit`` on TensorFlow turns it on
-    by itself when a GPU is present.  On a CPU both stay off: XLA measured
-    slower here.  With several GPUs, wrap model building and training in
+    Training and its attacks run in float32 whatever the device: this function
+    never sets Keras' global dtype policy (a policy set there would silently
+    apply to every model built afterwards, in every later chapter).  The
+    attacks of chapter 03 pick their own precision per call
+    (``precision="auto"`` uses ``attack_precision``, bfloat16 where the
+    hardware has fast bfloat16 units); reported accuracies are float32.  XLA:
+    JAX always compiles with it; Keras' ``fit`` on TensorFlow turns it on by
+    itself when a GPU is present.  On a CPU both stay off: XLA measured slower
+    here.  With several GPUs, wrap model building and training in
     ``tf.distribute.MirroredStrategy().scope()`` (TensorFlow) or set
     ``keras.distribution.set_distribution(keras.distribution.DataParallel())``
     (JAX) before building the model.
@@ -306,13 +338,14 @@ def accelerator(*, mixed_precision: bool = True, verbose: bool = True) -> dict[s
     info = {
         "backend": backend.backend(),
         "device": f"{len(gpus)} x GPU ({gpus[0]['name']})" if gpus else "CPU",
-        "mixed_precision": bool(gpus) and mixed_precision,
+        "precision": "float32",
+        "attack_precision": backend.fast_dtype(),
         "xla": bool(gpus) or backend.backend() == "jax",
     }
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if info["mixed_precision"] else "float32")
     if verbose:
         print(
-            f"backend {info['backend']} on {info['device']}; mixed precision "
-            f"{'on (bfloat16)' if info['mixed_precision'] else 'off'}; XLA {'on' if info['xla'] else 'off'}"
+            f"backend {info['backend']} on {info['device']}; training in float32; "
+            f"attacks with precision='auto' in {info['attack_precision']}; "
+            f"XLA {'on' if info['xla'] else 'off'}"
         )
     return info

@@ -191,7 +191,7 @@ def worst_case(
             x_att[todo] = attack(model, x[todo], y[todo], eps, clip)
         seconds[name] = time.perf_counter() - t0
         fooled = np.zeros(len(x), bool)
-        if todo.size:  # every input already broken: nothing left to attack
+        if todo.size:  # every input already fooled (or wrong): nothing left to attack
             fooled[todo] = models.predict_labels(model, x_att[todo]) != y[todo]
         newly = fooled & alive
         x_worst[newly] = x_att[newly]

@@ -77,23 +77,20 @@ def small_cnn(input_shape: Sequence[int] = IMAGE_SHAPE, num_classes: int = 10) -
     )
 
 
-# Settings that reach the course's bars on the real MNIST subset (8,000 train /
-# 2,000 test; bench/foundation.py measures them): >= 95% for the article's
-# network, >= 98% for the CNN.  A cosine decay of the learning rate lets the
-# last epochs settle instead of jittering around the optimum.
-RECIPES = {
-    "article_mlp": {"epochs": 20, "batch_size": 64, "learning_rate": 2e-3},
-    "small_cnn": {"epochs": 10, "batch_size": 64, "learning_rate": 2e-3},
-}
-
-
 def compile_classifier(
-    model: keras.Model, *, learning_rate: float = 1e-3, decay_steps: int | None = None
+    model: keras.Model,
+    *,
+    learning_rate: float = 1e-3,
+    decay_steps: int | None = None,
+    warmup_steps: int = 0,
 ) -> keras.Model:
     """Compile with Adam and cross-entropy *from logits*; returns the same model.
 
     With ``decay_steps`` the learning rate follows a cosine decay to zero over
-    that many optimizer steps.
+    that many optimizer steps.  With ``warmup_steps`` as well, it first rises
+    linearly from 0 to ``learning_rate`` over the first ``warmup_steps`` of
+    them (a one-cycle schedule, close to the cyclic schedule of Wong et al.
+    2020, arXiv:2001.03994, which rises from 0 and falls back).
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -107,7 +104,19 @@ def compile_classifier(
     if decay_steps is not None:
         if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
             raise ValueError(f"decay_steps must be an int >= 1, got {decay_steps!r}")
-        lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int):
+            raise TypeError(f"warmup_steps must be an int, got {type(warmup_steps).__name__}")
+        if not 0 <= warmup_steps < decay_steps:
+            raise ValueError(f"warmup_steps must be in [0, {decay_steps}), got {warmup_steps}")
+        if warmup_steps:
+            lr = keras.optimizers.schedules.CosineDecay(
+                0.0,
+                decay_steps - warmup_steps,
+                warmup_target=learning_rate,
+                warmup_steps=warmup_steps,
+            )
+        else:
+            lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -133,6 +142,7 @@ def fit(
     A thin wrapper around ``model.fit``.  A model that is not compiled yet is
     compiled with :func:`compile_classifier`, with a cosine decay over this
     run's steps when ``learning_rate`` is given; ``**models.RECIPES[name]``
+    (:mod:`.recipes`, the one table)
     supplies tested settings.  Shows a ``tqdm`` bar instead of Keras' per-step
     log lines.
     """
@@ -161,7 +171,7 @@ def fit(
 
 
 class _EpochBar(keras.callbacks.Callback):
-    """A tqdm bar over epochs that shows the latest metrics."""
+    """Keras ``fit``'s view of the course's one progress bar (:class:`.loop.ProgressBar`)."""
 
     def __init__(self, epochs: int):
         super().__init__()
@@ -169,23 +179,17 @@ class _EpochBar(keras.callbacks.Callback):
         self._bar = None
 
     def on_train_begin(self, logs=None):
-        from tqdm.auto import tqdm
+        from .loop import ProgressBar
 
-        self._bar = tqdm(total=self._epochs, desc="training", unit="epoch", leave=True)
+        self._bar = ProgressBar(self._epochs, "training", unit="epoch")
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._bar is not None:
-            shown = {
-                k: f"{v:.3f}"
-                for k, v in (logs or {}).items()
-                if k in ("loss", "accuracy", "val_accuracy")
-            }
-            self._bar.set_postfix(shown)
-            self._bar.update(1)
+        shown = ("loss", "accuracy", "val_accuracy")
+        self._bar.update(1)
+        self._bar.show(epoch, {k: v for k, v in (logs or {}).items() if k in shown})
 
     def on_train_end(self, logs=None):
-        if self._bar is not None:
-            self._bar.close()
+        self._bar.close()
 
 
 def predict_logits(model: keras.Model, x: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
