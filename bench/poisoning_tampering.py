@@ -46,10 +46,41 @@ def check(name, ok):
     return ok
 
 
+def bit_flips(clean, xtr, ytr, xte, yte, t_train):
+    """The Bit-Flip Attack on two victims; returns (bar met on both, the course CNN's 8-bit accuracy)."""
+    acc_clean = models.accuracy(clean, xte, yte)
+    # ------------------------------------------------------------------ bit flips
+    q = tampering.quantize(clean)
+    acc_q = models.accuracy(q, xte, yte)
+    print(f"\n8-bit CNN: accuracy {acc_q:.2%} (float {acc_clean:.2%})")
+    # Two victims: the course's CNN, and one trained independently (another seed, another recipe:
+    # 5 epochs at batch 128, Adam at its default rate, no schedule), so the bar is not met on one model only.
+    keras.utils.set_random_seed(1)
+    other = models.small_cnn()
+    other.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    other.fit(xtr, ytr, epochs=5, batch_size=128, verbose=0)
+    ok_bfa = True
+    for name, victim in (("course CNN", clean), ("independent CNN (seed 1, 5 epochs, batch 128)", other)):
+        t = time.perf_counter()
+        _, log = tampering.bit_flip_attack(victim, xtr, ytr, flips=20, seed=0, batch_size=256,
+                                           eval_data=(xte, yte))
+        t_bfa = time.perf_counter() - t
+        print(f"  {name}: 8-bit accuracy {models.accuracy(tampering.quantize(victim), xte, yte):.2%}")
+        for i, e in enumerate(log, 1):
+            print(f"    flip {i:>2}: {e}")
+        final = log[-1].accuracy if log else acc_q
+        print(f"  BFA on the {name}: {len(log)} flips in {t_bfa:.0f} s ({t_bfa / t_train:.2f}x one "
+              f"training); accuracy {final:.2%} after them, lowest {min(e.accuracy for e in log):.2%}")
+        ok_bfa &= check(f"BFA accuracy <= 11% after 20 flips ({name})", final <= 0.11)
+    return ok_bfa, acc_q
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--quick", action="store_true", help="fewer models: a smoke test, not the bars")
+    parser.add_argument("--bfa-only", action="store_true", help="only the Bit-Flip Attack on its two victims")
     args = parser.parse_args()
     (xtr, ytr), (xte, yte) = data.load_mnist(args.data, download=False, verbose=False)
     xtr, xte = data.to_float(xtr), data.to_float(xte)
@@ -65,6 +96,9 @@ def main() -> int:
     t_train = time.perf_counter() - t
     acc_clean = models.accuracy(clean, xte, yte)
     print(f"\nclean CNN: accuracy {acc_clean:.2%}, trained in {t_train:.0f} s (the time unit below)")
+    if args.bfa_only:
+        ok_bfa, _ = bit_flips(clean, xtr, ytr, xte, yte, t_train)
+        return 0 if ok_bfa else 1
 
     # ------------------------------------------------------------------ BadNets
     print("\nBadNets, 4x4 checkerboard in the top-left corner, target 0: ASR and clean accuracy by poisoned share")
@@ -131,18 +165,7 @@ def main() -> int:
           f"(release {poisoning.attack_success_rate(clean, xte, yte, target=TARGET):.2%}), "
           f"clean accuracy {models.accuracy(trojan, xte, yte):.2%} (release {acc_clean:.2%})")
 
-    # ------------------------------------------------------------------ bit flips
-    q = tampering.quantize(clean)
-    acc_q = models.accuracy(q, xte, yte)
-    print(f"\n8-bit CNN: accuracy {acc_q:.2%} (float {acc_clean:.2%})")
-    t = time.perf_counter()
-    _, log = tampering.bit_flip_attack(clean, xtr, ytr, flips=20, seed=0, eval_data=(xte, yte))
-    t_bfa = time.perf_counter() - t
-    for i, e in enumerate(log, 1):
-        print(f"  flip {i:>2}: {e}")
-    reached = next((i for i, e in enumerate(log, 1) if e.accuracy <= 0.11), None)
-    print(f"  BFA: {len(log)} flips in {t_bfa:.0f} s ({t_bfa / t_train:.2f}x one training); accuracy <= 11% after {reached} flips")
-    ok_bfa = check("BFA accuracy <= 11% after <= 20 flips", reached is not None)
+    ok_bfa, acc_q = bit_flips(clean, xtr, ytr, xte, yte, t_train)
     drops = []
     for s in range(10):
         rm, _ = tampering.random_bit_flips(clean, flips=20, seed=s)
@@ -153,7 +176,7 @@ def main() -> int:
     # ------------------------------------------------------------------ integrity
     with tempfile.TemporaryDirectory() as tmp:
         path, manifest = Path(tmp) / "cnn.keras", Path(tmp) / "manifest.json"
-        integrity.save_model(q, path, manifest)
+        integrity.save_model(tampering.quantize(clean), path, manifest)
         tampered_dir = Path(tmp) / "t"
         tampered_dir.mkdir()
         (tampered_dir / "manifest.json").write_text(manifest.read_text())

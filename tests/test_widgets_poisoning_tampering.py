@@ -42,14 +42,23 @@ def test_backdoor_explorer_moves_through_its_grid(backdoor_panel):
     assert "recall" in panel.status.value and panel.last_latency > 0
 
 
+def test_backdoor_explorer_disables_controls_with_one_choice(backdoor_panel):
+    rate, size, position, target = backdoor_panel.controls
+    assert rate.disabled and size.disabled and target.disabled  # one rate, one size, one target
+    assert not position.disabled  # two positions: moving it changes the picture (tested above)
+
+
 def test_bit_flip_explorer_measures_accuracy_live(trained_mlp, digits):
     (xtr, ytr), (xte, yte) = digits
     before = [w.copy() for w in trained_mlp.get_weights()]
     panel = tampering_widgets.bit_flip_explorer(trained_mlp, xtr, ytr, xte[:200], yte[:200], max_flips=5, candidates=2)
     start = _percent(panel.status.value, "&rarr;")
+    assert panel.controls[1].disabled  # no bit flipped yet: random and targeted show the same model
     panel.controls[1].value = "targeted (BFA)"
     assert _set(panel, 0, 5)
     targeted = _percent(panel.status.value, "&rarr;")
+    assert not panel.controls[1].disabled
+    assert _set(panel, 1, "random")
     panel.controls[1].value = "random"
     random_ = _percent(panel.status.value, "&rarr;")
     assert targeted < random_ - 10 and targeted < start - 10
@@ -64,6 +73,10 @@ def test_tamper_then_verify(trained_mlp, digits, tmp_path):
     mode, where, check = panel.controls
     assert "loaded" in panel.status.value
     assert where.disabled  # the untouched file has no bit to choose
+    text = panel.status.value
+    check.value = False  # the checkbox acts in every mode: the status says how the file was loaded
+    assert panel.status.value != text and "without any check" in panel.status.value
+    check.value = True
     mode.value = "random bit flipped"
     assert "refused" in panel.status.value
     assert not where.disabled

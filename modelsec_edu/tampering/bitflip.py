@@ -25,6 +25,8 @@ import numpy as np
 from modelsec_edu import backend, models
 from modelsec_edu.validation import check_array, check_float, check_int, check_labels, check_seed
 
+from . import dense_search
+from .dense_search import _all_flips, attack_score, dense_flip_losses
 from .quantize import dequantize, int8_bits, quantize, quantize_array
 from .weights import weight_names
 
@@ -70,13 +72,6 @@ def flip_bit(q: np.ndarray, index: int, bit: int) -> np.ndarray:
     flat = out.reshape(-1).view(np.uint8)
     flat[index] ^= np.uint8(1 << bit)
     return out
-
-
-def _all_flips(q: np.ndarray) -> np.ndarray:
-    """``(n, 8)`` int16 array: the change in value of every element when each of its bits flips."""
-    u = q.reshape(-1).view(np.uint8)[:, None]
-    flipped = (u ^ (np.uint8(1) << np.arange(8, dtype=np.uint8))).view(np.int8)
-    return flipped.astype(np.int16) - q.reshape(-1, 1).astype(np.int16)
 
 
 # --------------------------------------------------------------------------- the 8-bit state of a model
@@ -194,7 +189,7 @@ def _per_sample_loss(model: keras.Model):
 
     def make():
         def fn(logits, xb, yb):
-            return keras.ops.sparse_categorical_crossentropy(yb, logits(xb), from_logits=True)
+            return logits(xb)
 
         return fn
 
@@ -218,6 +213,7 @@ def bit_flip_attack(
     candidates: int = 4,
     batch_size: int = 256,
     cap: float = 2.0,
+    exact: bool = True,
     eval_data: Any = None,
 ) -> tuple[keras.Model, list[BitFlip]]:
     """The targeted Bit-Flip Attack: progressive bit search guided by the gradient (Rakin et al. 2019).
@@ -270,7 +266,12 @@ def bit_flip_attack(
     per_sample = _per_sample_loss(state.model)
     log: list[BitFlip] = []
     for _ in range(flips):
-        active = per_sample(x, y) < cap
+        z = per_sample(x, y)
+        ce = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1) - z[np.arange(len(y)), y]
+        if dense_search.OBJECTIVE == "ce":
+            active = ce < cap
+        else:
+            active = z.argmax(1) == y
         if not active.any():
             break  # every sample of the batch is confidently wrong
         grads = backend.weight_gradients(state.model, x[active], y[active])
@@ -283,8 +284,10 @@ def bit_flip_attack(
                     continue  # to first order this flip would lower the loss
                 index, bit = divmod(int(flat), 8)
                 state.set(t, flip_bit(q, index, bit))
-                tried.append((float(np.minimum(per_sample(x, y), cap).mean()), t, index, bit))
+                tried.append((float(attack_score(per_sample(x, y), y, cap)), t, index, bit))
             state.set(t, q)
+        if exact:
+            tried += dense_flip_losses(state.model, state.q, state.scales, x, y, cap=cap)
         if not tried:
             break  # no single flip raises the loss any more, to first order
         _, t, index, bit = max(tried)

@@ -161,9 +161,11 @@ def backdoor_explorer(
     size_c = w.Dropdown(options=list(sizes), value=sizes[0], description="trigger size", layout=w.Layout(width="180px"))
     pos_c = w.Dropdown(options=list(positions), value=positions[0], description="position", layout=w.Layout(width="220px"))
     target_c = w.Dropdown(options=list(targets), value=targets[0], description="target", layout=w.Layout(width="150px"))
+    for control in (rate_c, size_c, pos_c, target_c):
+        control.disabled = len(control.options) < 2  # a single choice cannot change the picture
     fig = FigurePanel((11, 3.2), ncols=3)
     ax_img, ax_curve, ax_feat = fig.axes
-    sample = x_test[np.flatnonzero(y_test != targets[0])[0]]
+    sample = x_test[np.flatnonzero(~np.isin(y_test, list(targets)))[0]]  # of no target class
     img = ax_img.imshow(np.squeeze(sample), cmap="gray", vmin=0, vmax=1)
     ax_img.axis("off")
     (asr_line,) = ax_curve.plot([], [], marker="o", color="tab:red", label="ASR")

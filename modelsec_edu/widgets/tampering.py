@@ -78,6 +78,7 @@ def bit_flip_explorer(
     ax_layers.set_xlabel("flips in this tensor")
 
     def update(panel: Panel) -> str:
+        mode.disabled = flips.value == 0  # with no bit flipped both sequences show the same model
         log = logs[mode.value][: flips.value]
         q = list(q0)
         counts = np.zeros(len(names))
@@ -187,8 +188,9 @@ def tamper_verify_panel(
             return f"{what}: Keras could not read it ({type(exc).__name__}: {str(exc)[:80]})"
         acc = models.accuracy(loaded, x_test, y_test)
         colour = "green" if mode.value == "untouched" else "red"
+        how = "verified, then loaded" if check.value else "loaded without any check"
         return (
-            f"{what}: <b style='color:{colour}'>loaded</b>, test accuracy {acc:.1%} "
+            f"{what}: <b style='color:{colour}'>{how}</b>, test accuracy {acc:.1%} "
             f"(published {acc_release:.1%})"
         )
 
