@@ -226,6 +226,11 @@ def fraud_rows(steps, rounds, detector_steps):
         f"caught {caught.sum() / max((fb.y_test == 1).sum(), 1):.1%} of fraud (test FPR {fpr:.2%});"
         f" {res.success_rate:.1%} of caught fraud evades, {valid:.0%} valid, median amount cut "
         f"{np.median(drop) if len(drop) else float('nan'):.0f}", "reported", None)  # fmt: skip
+    sc = fb.scenario_test[caught]
+    for k, name in ((1, "large amount"), (2, "compromised terminal"), (3, "compromised card")):
+        if (sc == k).any():
+            print(f"    scenario {k} ({name}): {(sc == k).sum()} caught, "
+                  f"{res.success[sc == k].mean():.0%} evade")  # fmt: skip
 
 
 def main() -> int:

@@ -106,6 +106,12 @@ def test_monitor_flags_made_up_queries_and_spares_customers(german):
     (lambda: extraction.PredictionAPI(lambda x: x, output="json"), ValueError),
     (lambda: extraction.copycat(abs, np.zeros((5, 2)), queries=10, model_fn=list), ValueError),
     (lambda: extraction.QueryMonitor(statistic="reference"), TypeError),
+    (lambda: extraction.QueryMonitor(statistic="nearest"), ValueError),
+    (lambda: extraction.plausible_pool("spec", np.zeros((3, 61)), 5), TypeError),
+    (lambda: extraction.plausible_pool(data.credit_spec(), np.zeros((3, 60)), 5), ValueError),
+    (lambda: extraction.plausible_pool(data.credit_spec(), np.zeros((3, 61)), 0), ValueError),
+    (lambda: extraction.bank.threshold_at_fpr([], 0.01), ValueError),
+    (lambda: extraction.bank.threshold_at_fpr([0.1, 0.2], 1.5), ValueError),
 ])  # fmt: skip
 def test_bad_arguments_are_refused(call, err):
     with pytest.raises(err):

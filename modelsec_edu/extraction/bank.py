@@ -102,7 +102,11 @@ def threshold_at_fpr(scores_genuine: Any, fpr: float) -> float:
 
 @dataclass(frozen=True)
 class FraudBank:
-    """The simulated transactions, split in time, and the detector trained on the first part."""
+    """The simulated transactions, split in time, and the detector trained on the first part.
+
+    ``scenario_test`` gives each test transaction's fraud scenario (0 genuine; 1 a large amount,
+    2 a compromised terminal, 3 a compromised card: :func:`modelsec_edu.data.simulate_transactions`).
+    """
 
     spec: TabularSpec
     x_train: np.ndarray
@@ -110,6 +114,7 @@ class FraudBank:
     x_test: np.ndarray
     y_test: np.ndarray
     detector: keras.Model
+    scenario_test: Any = None
 
 
 def fraud_bank(
@@ -127,4 +132,7 @@ def fraud_bank(
         learning_rate=DETECTOR["learning_rate"], batch_size=DETECTOR["batch_size"],
     )  # fmt: skip
     det = train(sim.x[first], sim.y[first], seed)
-    return FraudBank(sim.spec, sim.x[first], sim.y[first], sim.x[~first], sim.y[~first], det)
+    return FraudBank(
+        sim.spec, sim.x[first], sim.y[first], sim.x[~first], sim.y[~first], det,
+        scenario_test=sim.scenario[~first],
+    )  # fmt: skip
