@@ -65,7 +65,15 @@ def _cases():
             if table.param_exemption(qual, param.name, first=i == 0):
                 continue
             for label, _ in table.probes(param, has_classes=_has_classes(fn)):
-                yield pytest.param(qual, param.name, label, id=f"{qual}:{param.name}:{label}")
+                case = f"{qual}:{param.name}:{label}"
+                yield pytest.param(qual, param.name, label, id=case, marks=_gap(case))
+
+
+def _gap(case: str) -> list:
+    """Open work for issue 8 (``table.KNOWN_GAPS``) must still fail: fixing it forces its removal."""
+    if case in table.KNOWN_GAPS:
+        return [pytest.mark.xfail(strict=True, reason="open work for issue 8 (KNOWN_GAPS)")]
+    return []
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +83,7 @@ def inputs(tmp_path_factory):
 
 def _valid_kwargs(qual: str, fn, inputs) -> dict:
     given = table.CALLS[qual](inputs) if qual in table.CALLS else {}
-    kwargs = {}
+    kwargs = {"*": given["*"]} if "*" in given else {}  # a ``*args`` function's arguments
     for param in _parameters(fn):
         if param.name in given:
             kwargs[param.name] = given[param.name]
@@ -94,6 +102,7 @@ def _call(fn, kwargs: dict):
     for param in _parameters(fn):
         if param.kind == inspect.Parameter.POSITIONAL_ONLY and param.name in rest:
             args.append(rest.pop(param.name))
+    args += list(rest.pop("*", ()))
     return fn(*args, **rest)
 
 
@@ -103,11 +112,11 @@ def _close_figures():
     plt.close("all")
 
 
-@pytest.mark.parametrize("qual", list(FUNCTIONS))
+@pytest.mark.parametrize("qual", [pytest.param(q, marks=_gap(q)) for q in FUNCTIONS])
 def test_a_valid_call_succeeds_and_leaves_its_inputs_alone(qual, inputs):
     fn = FUNCTIONS[qual]
     kwargs = _valid_kwargs(qual, fn, inputs)
-    before = {k: v.copy() for k, v in kwargs.items() if isinstance(v, np.ndarray)}
+    before = {k: v.copy() for k, v in kwargs.items() if isinstance(v, np.ndarray)}  # not "*"
     try:
         _call(fn, kwargs)
     finally:
