@@ -195,6 +195,8 @@ def kind(param: inspect.Parameter) -> str | None:
     """What a parameter is, from its annotation and name: the probes depend on it."""
     ann = str(param.annotation).replace("'", "")
     name = param.name
+    if ann.startswith("Callable"):  # Callable[[np.ndarray], ...] is a function, not an array
+        return "callable"
     if name in _ARRAYS or "np.ndarray" in ann and name not in {"rng"}:
         return "array"
     if re.fullmatch(r"bool( \| None)?", ann):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelsec_edu.validation import check_int, check_seed
+from modelsec_edu.validation import check_float, check_int, check_seed
 
 from .tabular import Feature, TabularSpec
 
@@ -68,6 +68,8 @@ class FraudData:
 
 def fraud_spec(max_amount: float = 1000.0, max_count: float = 150.0) -> TabularSpec:
     """The descriptor: the amount and the night flag are the fraudster's; history is not."""
+    max_amount = check_float(max_amount, "max_amount", min=0.0, min_open=True)
+    max_count = check_float(max_count, "max_count", min=0.0, min_open=True)
     feats = [
         Feature("amount", "continuous", (0,), lo=0.0, hi=max_amount, mutable=True, cost=1.0),
         Feature("is_night", "integer", (1,), lo=0, hi=1, mutable=True, cost=1.0),
@@ -107,6 +109,7 @@ def simulate_transactions(
     seed: int | None = 0,
 ) -> FraudData:
     """Simulate ``days`` of transactions (about 2 per customer per day) and their features."""
+    radius = check_float(radius, "radius", min=0.0, min_open=True)
     customers = check_int(customers, "customers", min=1)
     terminals = check_int(terminals, "terminals", min=1)
     days = check_int(days, "days", min=1)

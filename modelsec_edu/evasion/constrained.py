@@ -82,12 +82,14 @@ def validity(spec: TabularSpec, x_adv: Any, x: Any) -> Validity:
     """Which attacked rows are possible (see :class:`~modelsec_edu.data.Validity`)."""
     if not isinstance(spec, TabularSpec):
         raise TypeError(f"spec must be a TabularSpec, got {type(spec).__name__}")
-    return spec.validity(x_adv, x)
+    return spec.validity(check_array(x_adv, "x_adv", ndim=2), check_array(x, "x", ndim=2))
 
 
 def scores(model: keras.Model, x: Any, source: int = 1) -> np.ndarray:
     """The model's probability of class ``source`` (the scorer's risk of "bad", or of "fraud")."""
-    return models.predict_proba(check_model(model), check_array(x, "x", ndim=2))[:, source]
+    x = check_array(x, "x", ndim=2)
+    source = check_int(source, "source", min=0, max=int(check_model(model).outputs[0].shape[-1]) - 1)
+    return models.predict_proba(model, x)[:, source]
 
 
 def _relaxed_rounds(model, x0, y_target, cost, mask, budget, step_size, steps):

@@ -95,6 +95,8 @@ def pgd_tensor(
     x = _checks.tensor_batch(x, "x")
     # y labels logits_fn's output, which may hold more rows than x (a patch over a batch)
     y = _checks.tensor_labels(y, "y", None)
+    if tuple(y.shape)[:1] == (0,):  # a static empty batch (a traced one has shape None)
+        raise ValueError("y must hold at least one label, got an empty batch")
     if isinstance(steps, (int, np.integer)) or not hasattr(steps, "dtype"):
         steps = check_int(steps, "steps", min=1)
     if clip is not None and not (

@@ -33,7 +33,7 @@ import numpy as np
 
 from modelsec_edu import data, privacy
 from modelsec_edu.data.tabular import TabularSpec
-from modelsec_edu.validation import check_float, check_int
+from modelsec_edu.validation import check_float, check_int, check_seed
 
 __all__ = [
     "DETECTOR",
@@ -82,6 +82,7 @@ def credit_bank(*, seed: int = 0) -> CreditBank:
 def student(n_features: int, *, seed: int = 1):
     """``model_fn`` for :func:`.retrain.copycat`: a fresh copy-cat network of :data:`STUDENT`."""
     n_features = check_int(n_features, "n_features", min=1)
+    seed = check_seed(seed)
     return lambda: privacy.tabular_mlp(
         n_features, 2, width=STUDENT["width"], depth=STUDENT["depth"], seed=seed
     )

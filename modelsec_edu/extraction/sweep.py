@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from modelsec_edu.validation import check_array, check_int
+from modelsec_edu.validation import check_array, check_float, check_int
 
 from .api import PredictionAPI
 from .monitor import QueryMonitor
@@ -123,7 +123,11 @@ def rounding_sweep(
     """
     from .solve import equation_solving
 
-    true = np.append(np.asarray(weights, dtype="float64").ravel(), float(bias))
+    if not callable(predict_proba):
+        raise TypeError(f"predict_proba must be a callable, got {type(predict_proba).__name__}")
+    bias = check_float(bias, "bias")
+    weights = check_array(weights, "weights", dtype="float64")
+    true = np.append(weights.ravel(), bias)
     x_eval = check_array(x_eval, "x_eval", ndim=2, dtype="float64")
     decimals = tuple(None if d is None else check_int(d, "decimals", min=0) for d in decimals)
     errors, agree = [], []

@@ -11,6 +11,15 @@ import numpy as np
 
 from modelsec_edu import evasion, models
 from modelsec_edu.models.recipes import default_step_size
+from modelsec_edu.validation import (
+    check_array,
+    check_choice,
+    check_classifier,
+    check_float,
+    check_int,
+    check_model,
+    check_seed,
+)
 
 from .base import BlitFigurePanel, FigurePanel, Panel
 
@@ -32,8 +41,12 @@ def run_attack(
     ``steps`` rounds; Square Attack is L-inf only and gets
     ``QUERIES_PER_STEP * steps`` queries.
     """
-    if attack not in ATTACKS:
-        raise ValueError(f"attack must be one of {ATTACKS}, got {attack!r}")
+    check_model(model)
+    attack = check_choice(attack, "attack", ATTACKS)
+    eps = check_float(eps, "eps", min=0.0)
+    steps = check_int(steps, "steps", min=1)
+    norm = check_choice(norm, "norm", ("linf", "l2"))
+    seed = check_seed(seed)
     if attack == "DeepFool":
         return evasion.deepfool(model, x, y, norm=norm, steps=steps)
     if eps == 0:
@@ -67,9 +80,9 @@ def live_controls(attack: str, norm: str) -> set[str]:
 
 
 def _images(x: np.ndarray, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype="float32")
-    if x.ndim != 4 or x.shape[-1] != 1 or len(x) < 1:
-        raise ValueError(f"{name} shows grey images of shape (n, height, width, 1), got {x.shape}")
+    x = check_array(x, "x")
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"x: {name} shows grey images of shape (n, height, width, 1), got {x.shape}")
     return x
 
 
@@ -91,7 +104,11 @@ def attack_explorer(
     chosen norm.  Each change runs the attack on one image; the first use of
     an attack or norm compiles it (a second or two).
     """
+    check_classifier(model)
     x = _images(x, "attack_explorer")
+    max_eps_linf = check_float(max_eps_linf, "max_eps_linf", min=0.0, min_open=True)
+    max_eps_l2 = check_float(max_eps_l2, "max_eps_l2", min=0.0, min_open=True)
+    seed = check_seed(seed)
     y = np.asarray(y)
     if y.shape != (len(x),):
         raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
@@ -186,9 +203,15 @@ def security_curves(
     controls only redraw.  The images are the first ``n_show`` of ``x``
     attacked with PGD on the chosen model.
     """
+    if not isinstance(models_, Mapping):
+        raise TypeError(f"models_ must be a mapping of names to models, got {type(models_).__name__}")
     if not models_:
-        raise ValueError("security_curves needs at least one model")
+        raise ValueError("models_: security_curves needs at least one model")
+    for m in models_.values():
+        check_model(m, "models_ (each value)")
     x = _images(x, "security_curves")
+    n_show = check_int(n_show, "n_show", min=1)
+    seed = check_seed(seed)
     y = np.asarray(y)
     eps_values = [float(e) for e in eps_values]
     attack_fns = dict(attack_fns or evasion.standard_attacks(seed=seed))
