@@ -43,7 +43,6 @@ from modelsec_edu.validation import check_int
 __all__ = [
     "adam_step",
     "apply_transforms",
-    "group_ce",
     "group_margin",
     "lr_at",
     "params_to_tensors",
@@ -64,16 +63,6 @@ def group_margin(z: Any, group: Any, kappa: Any) -> Any:
     inside = keras.ops.logsumexp(z - _BIG * (1.0 - group), axis=-1)
     outside = keras.ops.max(z - _BIG * group, axis=-1)
     return keras.ops.maximum(outside - inside, -kappa)
-
-
-def group_ce(z: Any, group: Any) -> Any:
-    """Per row: ``-log P(group)``, the cross-entropy of "any class of ``group``".
-
-    Unlike :func:`group_margin` it never saturates, so its gradient still
-    says which pixels matter once every view is fooled (the sticker's search).
-    """
-    inside = keras.ops.logsumexp(z - _BIG * (1.0 - group), axis=-1)
-    return keras.ops.logsumexp(z, axis=-1) - inside
 
 
 def adam_step(w: Any, g: Any, mom: Any, vel: Any, i: Any, lr: Any) -> tuple[Any, Any, Any]:
@@ -173,7 +162,9 @@ def make_importance(eot: bool):
             def loss(s):
                 xa = _compose(x, s, m)
                 z = logits(apply_transforms(xa, alpha, cams) if eot else xa)
-                return keras.ops.mean(group_ce(z, grp)), z
+                # the margin without its floor: unlike cross-entropy it does not vanish on
+                # views fooled by a wide margin, so every camera votes for its pixels
+                return keras.ops.mean(group_margin(z, grp, _BIG)), z
 
             _, _, g = backend.value_and_grad(loss)(s0)
             # first order: how much the loss would rise if the pixel went back to the sign's

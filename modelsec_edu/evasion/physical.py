@@ -242,7 +242,7 @@ def saliency_mask(
     w = rng.normal(0.0, 0.5, size=(1, *x.shape[1:])).astype("float32")
     for share in (*[s for s in stages if s > budget], budget):
         w = problem.run(w, mask, steps, step_size, rng)
-        views = problem.views(rng, 4 * samples)
+        views = problem.views(rng, 8 * samples)
         imp = keras.ops.convert_to_numpy(
             problem.call("sticker_importance", eot_opt.make_importance, w, mask, views)
         ).astype("float64")
