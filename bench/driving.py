@@ -7,9 +7,10 @@ saw (their seeds differ from every seed used for training or attacking).  Run::
 
 Bars:
   classifier     >= 97% clean on fresh renders
-  EOT sticker    mask <= 10% of the image, stop -> speed limit 80: >= 80% targeted success on
-                 1,000 fresh renders; the same sticker without EOT <= half of that (also untargeted:
-                 stop read as anything else)
+  EOT sticker    mask <= 10% of the image, placed by physical.saliency_mask, stop -> speed limit
+                 30 (the speed limit a 10% sticker reached most often in development runs):
+                 >= 80% targeted success on 1,000 fresh renders; the same pipeline without EOT
+                 <= half of that (also untargeted: stop read as anything else)
   patch          success against size (4, 8, 12% of the image); >= 80% at 12%
   BadNets        sticker trigger, <= 5% of training signs poisoned: ASR >= 95%, clean accuracy
                  within 1 point; chapter 04's detectors; what survives fine-tuning on new classes
