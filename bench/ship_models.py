@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                    seed=rec.get("seed", 0), machine=rec.get("machine", "not recorded"),
                    train_seconds=rec.get("train_seconds"), history=rec.get("history", {}))
         if "settings" not in rec:
-            rec["settings"] = zoo.RECIPES[name][0]
+            rec["settings"] = models.recipes.RECIPES[zoo.RECIPES[name][0]]
         plan[name], records[name] = build_expr(name), rec
         print(f"{name}: staged ({rec['trained_by']}); {rec['figures']}", flush=True)
     if not plan:

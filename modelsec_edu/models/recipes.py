@@ -123,6 +123,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         "batch_size": 128,
         "learning_rate": 1e-3,
         "step_size": 0.375,
+        "warmup_epochs": 0,
+        "lr_warmup": 0.0,
+        "restore_best": False,
     },
     "small_cnn_pgd": {"epochs": 40, **_AT},
     "small_cnn_trades": {"epochs": 40, **_AT},
@@ -150,7 +153,9 @@ QUICK_RECIPES: dict[str, dict[str, Any]] = {
     "article_mlp_article": dict(_QUICK),
     "small_cnn_cgan": dict(_QUICK),
     "small_cnn_fgsm_rs": {**_QUICK_AT, "batch_size": 32, "step_size": 0.3, "restore_best": True},
-    "small_cnn_fgsm_co": {**_QUICK_AT, "step_size": 0.375, "warmup_epochs": 0},
+    "small_cnn_fgsm_co": {
+        **_QUICK_AT, "step_size": 0.375, "warmup_epochs": 0, "lr_warmup": 0.0, "restore_best": False
+    },
     "small_cnn_pgd": {**_QUICK_AT, "steps": 3, "step_size": 0.1},
     "small_cnn_trades": {**_QUICK_AT, "steps": 3, "step_size": 0.1},
     "advgan_generator": {"epochs": 1},
