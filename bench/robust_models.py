@@ -50,12 +50,18 @@ EPS = 0.3
 RECIPES = {
     # the call, nothing else: the defaults are the recipe (models.RECIPES["small_cnn_fgsm_rs"])
     "fgsm_rs": {"method": "fgsm_rs", "epochs": 40, "batch_size": 100},
+    # the zoo's recipe: the same defaults over 10 epochs
+    "fgsm_rs_10": {"method": "fgsm_rs", "epochs": 10, "batch_size": 100},
     # the PGD-AT recipe as models.RECIPES["small_cnn_pgd"] has it
     "pgd": {"method": "pgd", **{k: v for k, v in models.RECIPES["small_cnn_pgd"].items()
                                 if k not in ("n_val",)}},
 }  # fmt: skip
-ZOO_NAMES = {"fgsm_rs": "small_cnn_fgsm_rs", "pgd": "small_cnn_pgd"}
-BARS = {"fgsm_rs": (0.70, 0.98), "pgd": (0.90, 0.98)}
+ZOO_NAMES = {
+    "fgsm_rs": "small_cnn_fgsm_rs_40_epochs",
+    "fgsm_rs_10": "small_cnn_fgsm_rs",
+    "pgd": "small_cnn_pgd",
+}
+BARS = {"fgsm_rs": (0.70, 0.98), "fgsm_rs_10": (0.70, 0.98), "pgd": (0.90, 0.98)}
 
 
 def load(path):
@@ -177,6 +183,7 @@ def main() -> int:
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--n-eval", type=int, default=1000)
     parser.add_argument("--save", help="write the trained model and its record to this folder")
+    parser.add_argument("--seeds", default="0,1", help="bn-dropout: comma-separated seeds")
     args = parser.parse_args()
     (xtr, ytr), (xte, yte) = load(args.data)
     print(
@@ -186,7 +193,7 @@ def main() -> int:
     if args.job == "bfa":
         ok = bfa(xtr, ytr, xte, yte)
     elif args.job == "bn-dropout":
-        ok = bn_dropout(xtr, ytr, xte, yte)
+        ok = bn_dropout(xtr, ytr, xte, yte, seeds=tuple(int(v) for v in args.seeds.split(",")))
     else:
         ok = train(args.kind, xtr, ytr, xte, yte, args.n_eval, args.save)
     return 0 if ok else 1

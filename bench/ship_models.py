@@ -128,6 +128,20 @@ def figures(name: str, model, test) -> dict:
     return {"clean test accuracy (2,000 images)": models.accuracy(model, x, y)}
 
 
+def trainer_figures(doc: dict, prefix: str = "") -> dict:
+    """The numbers a trainer's record holds under ``figures*`` / ``worst_case*`` keys, flattened."""
+    out = {}
+    for key, value in doc.items():
+        if not (prefix or key.startswith(("figures_", "worst_case"))):
+            continue
+        label = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(trainer_figures(value, f"{label} "))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{label} (trainer's)"] = float(value)
+    return out
+
+
 def from_artifacts(name: str, folder: Path):
     """(weights, record) from the chapter-06 helper's files, or None."""
     npz, meta, keras_file = (folder / f"{name}{s}" for s in (".weights.npz", ".json", ".keras"))
@@ -231,11 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         out = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
         np.savez(stage / f"{name}.weights.npz", *model.get_weights())
         np.savez(stage / f"{name}.probe.npz", out=out, **{f"in{i}": a for i, a in enumerate(inputs)})
-        rec.setdefault("figures", {}).update(figures(name, model, test))
+        rec.setdefault("figures", {}).update(trainer_figures(rec))
+        rec["figures"].update(figures(name, model, test))
         rec.update(name=name, data=rec.get("data", DATA), n_train=rec.get("n_train", 8000),
                    seed=rec.get("seed", 0), machine=rec.get("machine", "not recorded"),
-                   train_seconds=rec.get("train_seconds"), settings=rec.get(
-                       "settings", zoo.RECIPES[name][0]), history=rec.get("history", {}))
+                   train_seconds=rec.get("train_seconds"), history=rec.get("history", {}))
+        if "settings" not in rec:
+            rec["settings"] = models.recipes.RECIPES[zoo.RECIPES[name][0]]
         plan[name], records[name] = build_expr(name), rec
         print(f"{name}: staged ({rec['trained_by']}); {rec['figures']}", flush=True)
     if not plan:

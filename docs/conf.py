@@ -10,7 +10,8 @@ nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
-# Code cells are IPython (`!pip` in the Colab cell); a lexing fallback is cosmetic, not a broken page.
+# Code cells are IPython (`!pip` in the Colab cell); a lexing fallback is cosmetic, not a broken
+# page.
 highlight_language = "ipython3"
 suppress_warnings = ["mystnb.unknown_mime_type", "misc.highlighting_failure"]
 # The generated tables (docs/build.py) are included into instructors.md, not pages of their own.

@@ -17,7 +17,7 @@ EPS = 0.1
 
 
 def test_the_defaults_are_the_zoo_recipe():
-    """The issue's call (eps 0.3, 40 epochs, batch 100, 8,000 images) gets the zoo's settings."""
+    """The bare call (eps 0.3, batch 100, 8,000 images) gets the zoo's settings at its epochs."""
     zoo_recipe = recipes.recipe("small_cnn_fgsm_rs", quick=False)
     got = recipes.adversarial_defaults("fgsm_rs", eps=0.3, epochs=zoo_recipe["epochs"], n=8000)
     got["batch_size"] = inspect.signature(evasion.adversarial_fit).parameters["batch_size"].default

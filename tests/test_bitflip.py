@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from modelsec_edu import models, tampering
+from modelsec_edu.tampering.dense_search import attack_score
 
 
 @pytest.mark.parametrize(
@@ -139,3 +140,44 @@ def test_bit_flip_attack_beats_random_flips(trained_mlp, digits):
     assert {e.layer for e in log} <= set(tampering.weight_names(trained_mlp))
     for a, b in zip(before, trained_mlp.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("objective", ["ce", "margin"])
+def test_bit_flip_attack_invariants(trained_mlp, digits, objective):
+    """k logged flips change exactly k bits, stay int8, and never raise the attack batch's accuracy."""
+    (xtr, ytr), _ = digits
+    x, y = xtr[:96], ytr[:96]
+    base = tampering.quantize(trained_mlp)
+    attacked, log = tampering.bit_flip_attack(
+        trained_mlp, x, y, flips=4, seed=0, candidates=2, batch_size=96, objective=objective
+    )
+    assert 1 <= len(log) <= 4
+    changed = 0
+    for w0, w1 in zip(base.get_weights(), attacked.get_weights()):
+        q0, scale = tampering.quantize_array(w0)
+        steps = w1.astype("float64") / scale
+        np.testing.assert_allclose(steps, np.rint(steps), atol=1e-3)  # still on the int8 grid
+        assert steps.min() >= -128 - 1e-3 and steps.max() <= 127 + 1e-3  # int8 range
+        q1 = np.rint(steps).astype(np.int64)
+        changed += int(np.unpackbits((q0.astype(np.int64) ^ q1).astype(np.uint8)).sum())
+    assert changed == len(log)  # one bit per flip, none flipped twice
+    scores = []  # the objective the search maximises, on the attack batch, after each prefix
+    for k in range(len(log) + 1):
+        m, _ = tampering.flip_bits(trained_mlp, [(e.layer, e.index, e.bit) for e in log[:k]])
+        z = models.predict_logits(m, x)
+        scores.append(float(attack_score(z, y, objective=objective, cap=2.0)))
+    assert all(b >= a - 1e-6 for a, b in zip(scores, scores[1:]))  # greedy: never less damage
+    assert scores[-1] > scores[0]
+    assert log[-1].accuracy == pytest.approx(models.accuracy(attacked, x, y))  # logged on the batch
+    assert log[-1].accuracy < models.accuracy(base, x, y)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({"objective": "loss"}, ValueError), ({"exact": 1}, TypeError), ({"cap": 0.0}, ValueError)],
+)
+def test_bit_flip_attack_bad_options(trained_mlp, digits, kwargs, error):
+    (xtr, ytr), _ = digits
+    with pytest.raises(error, match=next(iter(kwargs))):
+        tampering.bit_flip_attack(trained_mlp, xtr[:8], ytr[:8], flips=1, **kwargs)

@@ -69,10 +69,12 @@ def test_first_order_change_predicts_small_steps(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:16], yte[:16]
     l0, g = backend.input_gradient(trained_mlp, x, y)
-    delta = 1e-3 * np.sign(g)
+    # small enough that the second-order term stays under 5% on every backend's trained model
+    # (at 1e-3 one of 16 images was 6% off on PyTorch), large enough for float32 differences
+    delta = 5e-4 * np.sign(g)
     actual = loss.cross_entropy(models.predict_logits(trained_mlp, x + delta), y) - l0
     predicted = loss.first_order_change(g, delta)
-    np.testing.assert_allclose(predicted, 1e-3 * np.abs(g).reshape(16, -1).sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(predicted, 5e-4 * np.abs(g).reshape(16, -1).sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(actual, predicted, rtol=0.05, atol=1e-4)
 
 

@@ -201,3 +201,38 @@ def test_sticker_view_and_explorer_headless(net):
     panel.controls[1].value = 0.6  # move the camera away: the picture changes
     assert panel.fig.image.value != before
     assert panel.results["view"].camera["scale"] == pytest.approx(0.6)
+
+
+def test_saliency_mask_fits_the_budget_inside_the_sign(net, frontal):
+    x, y, alpha = frontal
+    mask, start = physical.saliency_mask(
+        net,
+        x[:1],
+        y[:1],
+        target=4,
+        budget=0.08,
+        transforms=None,
+        seed=0,
+        sign_mask=alpha,
+        steps=5,
+        stages=(0.3,),
+    )
+    assert mask.dtype == bool and mask.shape == (32, 32)
+    assert 0 < mask.sum() <= int(0.08 * 32 * 32) and not (mask & (alpha <= 0.5)).any()
+    assert start.shape == (32, 32, 3) and np.all(start[~mask] == 0)
+    assert 0 <= start.min() and start.max() <= 1
+    with pytest.raises(ValueError):
+        physical.saliency_mask(
+            net, x[:1], y[:1], target=4, budget=0.9, transforms=None, seed=0, sign_mask=alpha
+        )
+
+
+def test_sticker_restarts_keep_the_best_and_start_is_used(net, frontal):
+    x, y, alpha = frontal
+    mask = physical.sticker_mask("word")
+    kwargs = dict(mask=mask, target=4, steps=3, transforms=None, seed=0, sign_mask=alpha)
+    start = np.where(mask[..., None], np.float32(0.3), np.zeros((32, 32, 3), "float32"))
+    a = physical.sticker_attack(net, x, y, start=start, step_size=1e-6, **kwargs)
+    np.testing.assert_allclose(a[0][mask], 0.3, atol=1e-3)  # a tiny step stays at the start
+    with pytest.raises(ValueError):
+        physical.sticker_attack(net, x, y, start=start[:8], **kwargs)

@@ -23,7 +23,9 @@ def tiny(monkeypatch, digits):
         loss = model.train_on_batch(xs, ys, return_dict=True)["loss"]
         return model, {"loss": [loss]}
 
-    monkeypatch.setitem(zoo.RECIPES, "tiny", ({"epochs": 2}, {"epochs": 1}, train))
+    monkeypatch.setitem(models.recipes.RECIPES, "tiny", {"epochs": 2})
+    monkeypatch.setitem(models.recipes.QUICK_RECIPES, "tiny", {"epochs": 1})
+    monkeypatch.setitem(zoo.RECIPES, "tiny", ("tiny", train))
     return x[:64], y[:64], calls
 
 
@@ -107,6 +109,8 @@ def test_unknown_or_uncached_names(tiny, tmp_path):
 
 
 def test_every_recipe_has_full_and_quick_settings():
-    for name, (full, quick, train) in zoo.RECIPES.items():
+    for name, (entry, train) in zoo.RECIPES.items():
+        full = models.recipes.recipe(entry, quick=False)
+        quick = models.recipes.recipe(entry, quick=True)
         assert full.keys() >= {"epochs"} and quick.keys() >= {"epochs"}, name
         assert quick["epochs"] <= full["epochs"] and callable(train), name

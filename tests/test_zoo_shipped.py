@@ -41,8 +41,8 @@ def _no_training(monkeypatch):
         raise AssertionError("trained although a shipped model exists")
 
     for name in NAMES:
-        full, quick, _ = zoo.RECIPES[name]
-        monkeypatch.setitem(zoo.RECIPES, name, (full, quick, refuse))
+        entry, _ = zoo.RECIPES[name]
+        monkeypatch.setitem(zoo.RECIPES, name, (entry, refuse))
 
 
 @needs_models
@@ -91,8 +91,9 @@ def test_quick_mode_and_retrain_train_instead_and_say_how_long_first(
         model = models.compile_classifier(models.article_mlp())
         return model, {"loss": [1.0]}
 
-    full, quick, _ = zoo.RECIPES[name]
-    monkeypatch.setitem(zoo.RECIPES, name, (full, quick, tiny))
+    entry, _ = zoo.RECIPES[name]
+    full = models.recipes.recipe(entry, quick=False)
+    monkeypatch.setitem(zoo.RECIPES, name, (entry, tiny))
     x, y = np.zeros((8, 28, 28, 1), "float32"), np.arange(8) % 10
     zoo.get(name, x, y, cache=tmp_path, retrain=True, progress=False)
     out = capsys.readouterr().out

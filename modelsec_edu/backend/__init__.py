@@ -226,8 +226,10 @@ def per_example_gradients(model: keras.Model, x: np.ndarray, y: np.ndarray) -> l
     cross-entropy (from logits, model in inference mode) alone, what DP-SGD
     clips before it averages (Abadi et al. 2016, arXiv:1607.00133).  The mean
     over rows is :func:`weight_gradients`.  Computed in one compiled call:
-    ``jax.vmap(jax.grad(...))`` on JAX, a ``pfor`` Jacobian on TensorFlow, one
-    backward pass per example on PyTorch.
+    ``jax.vmap(jax.grad(...))`` on JAX; on TensorFlow outer products of each
+    Dense layer's input and output gradient for a Sequential of Dense layers
+    (one backward pass), ``tf.vectorized_map`` otherwise; one backward pass per
+    example on PyTorch.
     """
     common.check_model(model)
     grads = _impl().per_example_gradients(model, *_tensors(*_xy(model, x, y)))
@@ -267,8 +269,8 @@ def train_step(
 
     * ``loss_fn(forward, inputs, y)`` returns the **per-example** losses, shape ``(b,)``;
     * the backend computes each example's gradient inside the compiled step
-      (``jax.vmap`` of ``jax.grad`` on JAX, a ``pfor`` Jacobian on TensorFlow,
-      one backward pass per example on PyTorch): a list, per trainable weight,
+      (``jax.vmap`` of ``jax.grad`` on JAX, outer products for a Dense chain or
+      ``tf.vectorized_map`` on TensorFlow, one backward pass per example on PyTorch): a list, per trainable weight,
       of shape ``(b, *weight.shape)``;
     * it calls ``per_example(grads, aux) -> list`` of aggregated gradients
       (one per weight, of the weight's shape), where ``aux`` holds extra

@@ -290,16 +290,18 @@ def render_signs(
         check_array(sticker[0], "sticker pixels", ndim=3, min_len=size)
         check_array(sticker[1], "sticker mask", ndim=2, min_len=size)
     rgb, alpha = _templates(size)
-    xs, ms = [], []
+    # filled in place, chunk by chunk: no list of chunks and no second copy to concatenate
+    x = np.empty((n, size, size, 3), dtype="float32")
+    masks = np.empty((n, size, size), dtype=bool)
     for start in range(0, n, chunk):
         yb = y[start : start + chunk]
         params = sample_params(
             len(yb), seed=int(rng.integers(2**31)), size=size, transforms=transforms
         )
-        xb, mb = compose(rgb[yb], alpha[yb], params, sticker=sticker)
-        xs.append(xb)
-        ms.append(mb)
-    return np.concatenate(xs), y, np.concatenate(ms)
+        x[start : start + len(yb)], masks[start : start + len(yb)] = compose(
+            rgb[yb], alpha[yb], params, sticker=sticker
+        )
+    return x, y, masks
 
 
 def drive_by(

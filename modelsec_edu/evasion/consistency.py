@@ -38,6 +38,14 @@ def colour_profile(x: Any) -> np.ndarray:
     x = check_array(x, "x", ndim=4)
     if x.shape[-1] != 3:
         raise ValueError(f"x must be RGB images of shape (n, h, w, 3), got shape {x.shape}")
+    # 512 images at a time: the HSV planes of a whole training set would cost hundreds of MB
+    return np.concatenate([_profile(x[i : i + _CHUNK]) for i in range(0, len(x), _CHUNK)])
+
+
+_CHUNK = 512
+
+
+def _profile(x: np.ndarray) -> np.ndarray:
     from matplotlib.colors import rgb_to_hsv
 
     hsv = rgb_to_hsv(np.clip(x, 0, 1))

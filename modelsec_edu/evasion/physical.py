@@ -17,11 +17,13 @@ frame of that sign, from any nearby viewpoint, distance and light, read as
       grad E_t[ loss(f(t(x with sticker s)), target) ]  ~  1/k sum_i grad loss(f(t_i(...)), target)
 
 Without EOT the same loop optimises for the one frontal photo it sees; the
-chapter measures how that sticker fares on fresh frames.  The step itself is
-:func:`.gradient.pgd_tensor` (one signed step, the mask as its ``mask``, pixel
-values clipped to [0, 1]) on the sticker, with the transforms inside its
-``logits_fn``; every transform is written in ``keras.ops``, so all three
-backends run it.  :mod:`.patches` holds the universal patch.
+chapter measures how that sticker fares on fresh frames.  The step is Adam on
+the sticker's colours through a sigmoid, with a floored margin loss
+(:mod:`.eot` says why each of the three beats chapter 03's signed PGD step
+here); every transform is written in ``keras.ops``, so all three backends run
+it.  Where the sticker goes matters as much as its colours:
+:func:`saliency_mask` picks the area, RP2-style, from where a whole-sign
+perturbation matters most.  :mod:`.patches` holds the universal patch.
 """
 
 from __future__ import annotations
@@ -42,19 +44,19 @@ from modelsec_edu.validation import (
     check_seed,
 )
 
-from .gradient import pgd_tensor
+from . import eot as eot_opt
+from .eot import _compose, apply_transforms, params_to_tensors
 
 __all__ = [
     "apply_transforms",
     "eot_gradient",
     "params_to_tensors",
     "project_sticker",
+    "saliency_mask",
     "sticker_attack",
     "sticker_mask",
     "sticker_of",
 ]
-
-_KERNEL = np.outer(signs._BLUR, signs._BLUR).astype("float32")
 
 
 def sticker_mask(kind: str = "bars", *, size: int = 32, sign: Any = "stop") -> np.ndarray:
@@ -93,78 +95,6 @@ def _bad_kind(kind: Any) -> str:
     raise ValueError(f"kind must be 'bars', 'dots', 'word' or 'square', got {kind!r}")
 
 
-def params_to_tensors(params: signs.RenderParams) -> tuple[Any, ...]:
-    """The cameras of :func:`modelsec_edu.data.signs.sample_params` as backend tensors."""
-    t = keras.ops.convert_to_tensor
-    return (
-        t(params.affine),
-        t(params.background),
-        t(params.brightness[:, None, None, None]),
-        t(params.blur[:, None, None, None]),
-        t(params.noise),
-    )
-
-
-def apply_transforms(x: Any, alpha: Any, params: tuple[Any, ...]) -> Any:
-    """The renderer's camera in ``keras.ops``: warp, background, brightness, blur, noise.
-
-    ``x`` (k, h, w, 3) are signs in the template's frame, ``alpha`` (k, h, w, 1)
-    their area, ``params`` from :func:`params_to_tensors`.  It mirrors
-    :func:`modelsec_edu.data.signs.compose` and is differentiable in ``x``.
-    """
-    affine, bg, bright, blur, noise = params
-    layer = keras.ops.concatenate([x, alpha], axis=-1)
-    layer = keras.ops.image.affine_transform(
-        layer, affine, interpolation="bilinear", fill_mode="constant"
-    )
-    a = layer[..., 3:]
-    img = (a * layer[..., :3] + (1.0 - a) * bg) * bright
-    padded = keras.ops.pad(img, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="symmetric")
-    kernel = keras.ops.convert_to_tensor(np.tile(_KERNEL[:, :, None, None], (1, 1, 3, 1)))
-    smooth = keras.ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
-    img = (1.0 - blur) * img + blur * smooth
-    return keras.ops.clip(img + noise, 0.0, 1.0)
-
-
-def _compose(x, s, m):
-    return x * (1.0 - m) + s * m
-
-
-def _grouped(z, group):
-    """Two logits, "any class of the group" and "any other" (log-sum-exps), from a 0/1 ``group``."""
-    big = 1e9
-    inside = keras.ops.logsumexp(z - big * (1.0 - group), axis=-1)
-    outside = keras.ops.logsumexp(z - big * group, axis=-1)
-    return keras.ops.stack([inside, outside], axis=-1)
-
-
-def _make_step(eot: bool, targeted: bool):
-    def make():
-        def fn(logits, s, x, m, alpha, affine, bg, bright, blur, noise, yt, group, step_size):
-            def view(sv):
-                xa = _compose(x, sv, m)
-                z = logits(
-                    apply_transforms(xa, alpha, (affine, bg, bright, blur, noise)) if eot else xa
-                )
-                return _grouped(z, group) if targeted else z
-
-            return pgd_tensor(
-                view,
-                s,
-                yt,
-                eps=1.0,
-                step_size=step_size,
-                steps=1,
-                clip=(0.0, 1.0),
-                targeted=targeted,
-                mask=m,
-            )
-
-        return fn
-
-    return make
-
-
 def _check_inputs(model, x, y, mask, sign_mask):
     check_model(model)
     x = check_array(x, "x", ndim=4)
@@ -189,19 +119,35 @@ def _check_inputs(model, x, y, mask, sign_mask):
     return x, y, (m > 0).astype("float32"), np.ascontiguousarray(alpha, dtype="float32")
 
 
+def _prepare(model, x, y, mask, target, steps, transforms, seed, sign_mask, samples, step_size):
+    x, y, m, alpha = _check_inputs(model, x, y, mask, sign_mask)
+    steps = check_int(steps, "steps", min=1)
+    samples = check_int(samples, "samples", min=1)
+    step_size = check_float(step_size, "step_size", min=0.0, min_open=True)
+    if transforms is not None and not isinstance(transforms, signs.SignTransforms):
+        raise TypeError(
+            f"transforms must be a SignTransforms or None, got {type(transforms).__name__}"
+        )
+    return x, y, m, alpha, steps, samples, step_size, np.random.default_rng(check_seed(seed))
+
+
 def sticker_attack(
     model: keras.Model,
     x: Any,
     y: Any,
     *,
     mask: Any,
-    target: int | None,
+    target: Any,
     steps: int,
     transforms: signs.SignTransforms | None,
     seed: int | None,
     sign_mask: Any = None,
-    samples: int = 16,
-    step_size: float = 0.03,
+    samples: int = 32,
+    step_size: float = 0.1,
+    kappa: float = 5.0,
+    restarts: int = 1,
+    holdout: int = 256,
+    start: Any = None,
 ) -> np.ndarray:
     """One sticker for all of ``x`` (photos of the same sign), optimised with or without EOT.
 
@@ -210,75 +156,106 @@ def sticker_attack(
         x: ``(n, h, w, 3)`` frontal photos of the sign in the template's frame
             (``render_signs(..., transforms=IDENTITY)``).
         y: their true labels.
-        mask: ``(h, w)``: where the sticker goes (:func:`sticker_mask`).
+        mask: ``(h, w)``: where the sticker goes (:func:`sticker_mask`, :func:`saliency_mask`).
         target: the class every frame should read as, or several (any of them
-            will do: the step raises their total probability), or None to push away from ``y``.
-        steps: signed gradient steps (the step size decays linearly to a tenth).
+            will do), or None to push away from ``y``.
+        steps: Adam steps on the sticker's colours (:mod:`.eot`; the step decays by a cosine).
         transforms: the camera's ranges (:class:`~modelsec_edu.data.signs.SignTransforms`)
             for EOT; None optimises on ``x`` as it is (no EOT).
-        seed: seeds the start and the sampled cameras.
+        seed: seeds the starts and the sampled cameras.
         sign_mask: ``(h, w)`` or ``(n, h, w)``: the sign's area, so each view gets a
             new background; None warps the whole photo.
         samples: cameras per step (EOT's k).
-        step_size: the first step, in pixel values.
+        step_size: Adam's first step, on the sigmoid's input.
+        kappa: the margin's floor (logits): a frame fooled by that much adds no gradient.
+        restarts: random starts; the sticker that fools most of ``holdout`` cameras the
+            optimiser never drew is kept (without EOT: the one with the best margin on ``x``).
+        holdout: cameras of that check.
 
     Returns:
         ``x_adv``, float32 of ``x``'s shape, equal to ``x`` outside ``mask``;
         inside it, the same sticker on every image (:func:`sticker_of` reads it back).
     """
-    x, y, m, alpha = _check_inputs(model, x, y, mask, sign_mask)
-    steps = check_int(steps, "steps", min=1)
-    samples = check_int(samples, "samples", min=1)
-    step_size = check_float(step_size, "step_size", min=0.0, min_open=True)
-    targeted = target is not None
-    classes = int(model.output_shape[-1])
-    group = np.zeros(classes, dtype="float32")
-    if targeted:
-        for c in np.atleast_1d(target) if not isinstance(target, (int, np.integer)) else [target]:
-            group[check_int(c, "target", min=0, max=classes - 1)] = 1.0
-    if transforms is not None and not isinstance(transforms, signs.SignTransforms):
-        raise TypeError(
-            f"transforms must be a SignTransforms or None, got {type(transforms).__name__}"
-        )
-    rng = np.random.default_rng(check_seed(seed))
+    x, y, m, alpha, steps, samples, step_size, rng = _prepare(
+        model, x, y, mask, target, steps, transforms, seed, sign_mask, samples, step_size
+    )
+    restarts = check_int(restarts, "restarts", min=1)
+    holdout = check_int(holdout, "holdout", min=1)
+    kappa = check_float(kappa, "kappa", min=0.0)
+    problem = eot_opt.Problem(model, x, y, alpha, target, transforms, samples, kappa)
+    w0 = None
+    if start is not None:
+        p = np.clip(check_array(start, "start", ndim=3), 1e-3, 1 - 1e-3).astype("float64")
+        if p.shape != x.shape[1:]:
+            raise ValueError(f"start must have shape {x.shape[1:]}, got {p.shape}")
+        w0 = np.log(p / (1 - p)).astype("float32")[None]
+    check = problem.views(np.random.default_rng(rng.integers(2**31)), holdout)
+    best, best_score = None, None
+    for _ in range(restarts):
+        w = rng.normal(0.0, 0.5, size=(1, *x.shape[1:])).astype("float32")
+        if w0 is not None:
+            w = w0 + (0.0 if best is None else w)  # the first restart starts at ``start``
+        w = problem.run(w, m, steps, step_size, rng)
+        hit, margin = problem.call("sticker_score", eot_opt.make_score, w, m, check)
+        score = (float(keras.ops.convert_to_numpy(hit)), -float(keras.ops.convert_to_numpy(margin)))
+        if best_score is None or score > best_score:
+            best, best_score = w, score
+    s = 1.0 / (1.0 + np.exp(-best.astype("float64")))
+    return project_sticker(x, np.broadcast_to(s, x.shape), m)
+
+
+def saliency_mask(
+    model: keras.Model,
+    x: Any,
+    y: Any,
+    *,
+    target: Any,
+    budget: float,
+    transforms: signs.SignTransforms | None,
+    seed: int | None,
+    sign_mask: Any,
+    steps: int = 100,
+    samples: int = 32,
+    stages: tuple[float, ...] = (0.32, 0.16, 0.12),
+    step_size: float = 0.1,
+    kappa: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where to put a sticker of ``budget`` (share of the image): ``(mask, sticker)``.
+
+    RP2 (Eykholt et al. 2018) chose its sticker's shape from where the
+    perturbation mattered.  Here: optimise a sticker over the whole sign, keep
+    the pixels whose reversal would raise the loss most (first order:
+    ``|grad * (sticker - sign)|``, pooled over 2x2 blocks so the sticker stays
+    in printable pieces that survive blur), optimise again on what is left, and
+    shrink through ``stages`` to ``budget``.  The gradients are EOT means over
+    ``transforms``' cameras (or the photos ``x`` themselves when it is None).
+    """
+    sign = np.asarray(check_array(sign_mask, "sign_mask", ndim=2), dtype="float32") > 0.5
+    x, y, m, alpha, steps, samples, step_size, rng = _prepare(
+        model, x, y, sign, target, steps, transforms, seed, sign_mask, samples, step_size
+    )
+    budget = check_float(budget, "budget", min=0.0, max=float(m.mean()), min_open=True)
+    problem = eot_opt.Problem(model, x, y, alpha, target, transforms, samples, kappa)
     size = x.shape[1]
-    step = backend.compiled(
-        model,
-        ("sticker_step", transforms is not None, targeted),
-        _make_step(transforms is not None, targeted),
-    )
-    t = keras.ops.convert_to_tensor
-    s = t(rng.uniform(0, 1, size=(1, *x.shape[1:])).astype("float32"))
-    m_t = t(m[None, :, :, None])
-    k = samples if transforms is not None else len(x)
-    none = signs.RenderParams(
-        np.zeros((k, 8), "float32"),
-        np.zeros((k, size, size, 3), "float32"),
-        np.ones(k, "float32"),
-        np.zeros(k, "float32"),
-        np.zeros((k, size, size, 3), "float32"),
-    )
-    for i in range(steps):
-        idx = rng.integers(0, len(x), size=k) if transforms is not None else np.arange(len(x))
-        if transforms is not None:
-            cams = signs.sample_params(
-                k, seed=int(rng.integers(2**31)), size=size, transforms=transforms
-            )
-        else:
-            cams = none
-        yt = np.zeros(k, dtype="int64") if targeted else y[idx]
-        lr = step_size * (1.0 - 0.9 * i / max(steps - 1, 1))
-        s = step(
-            s,
-            t(x[idx]),
-            m_t,
-            t(alpha[idx][..., None]),
-            *params_to_tensors(cams),
-            t(yt),
-            t(group),
-            t(np.float32(lr)),
-        )
-    return project_sticker(x, np.broadcast_to(keras.ops.convert_to_numpy(s), x.shape), m)
+    block = max(1, size // 16)
+    mask = m > 0
+    w = rng.normal(0.0, 0.5, size=(1, *x.shape[1:])).astype("float32")
+    for share in (*[s for s in stages if s > budget], budget):
+        w = problem.run(w, mask, steps, step_size, rng)
+        views = problem.views(rng, 8 * samples)
+        imp = keras.ops.convert_to_numpy(
+            problem.call("sticker_importance", eot_opt.make_importance, w, mask, views)
+        ).astype("float64")
+        pooled = imp.reshape(size // block, block, size // block, block).sum(axis=(1, 3))
+        score = np.kron(pooled, np.ones((block, block))) + 1e-6 * imp
+        score = np.where(mask, score, -np.inf)
+        keep = int(np.floor(share * size * size))
+        order = np.argsort(-score, axis=None, kind="stable")[:keep]
+        mask = np.zeros(size * size, dtype=bool)
+        mask[order] = True
+        mask = mask.reshape(size, size) & sign
+    s = 1.0 / (1.0 + np.exp(-problem.run(w, mask, steps, step_size, rng)[0].astype("float64")))
+    return mask, np.where(mask[..., None], s, 0.0).astype("float32")
 
 
 def project_sticker(x: Any, x_adv: Any, mask: Any) -> np.ndarray:

@@ -101,15 +101,17 @@ RECIPES: dict[str, dict[str, Any]] = {
     "small_cnn_article": dict(_CNN_40),
     "article_mlp_article": dict(_MLP),
     "small_cnn_cgan": dict(_CNN_40),
-    # adversarial_fit's FGSM-RS defaults (ADVERSARIAL_DEFAULTS) at eps 0.3 on 8,000 images
+    # adversarial_fit's FGSM-RS defaults (ADVERSARIAL_DEFAULTS) at eps 0.3 on 8,000 images, for
+    # 10 epochs: worst case 71.3%, clean 98.6% on the real subset; the same defaults over 40 epochs
+    # reached only 67.5% (robust overfitting that PGD-10 early stopping did not catch)
     "small_cnn_fgsm_rs": {
-        "epochs": 40,
+        "epochs": 10,
         "batch_size": 100,
         "learning_rate": 5e-3,
         "lr_warmup": 0.4,
         "step_size": 0.3,
         "steps": 1,
-        "warmup_epochs": 10,
+        "warmup_epochs": 2.5,
         "restore_best": True,
         "n_val": 500,
     },
@@ -121,6 +123,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         "batch_size": 128,
         "learning_rate": 1e-3,
         "step_size": 0.375,
+        "warmup_epochs": 0,
+        "lr_warmup": 0.0,
+        "restore_best": False,
     },
     "small_cnn_pgd": {"epochs": 40, **_AT},
     "small_cnn_trades": {"epochs": 40, **_AT},
@@ -148,7 +153,9 @@ QUICK_RECIPES: dict[str, dict[str, Any]] = {
     "article_mlp_article": dict(_QUICK),
     "small_cnn_cgan": dict(_QUICK),
     "small_cnn_fgsm_rs": {**_QUICK_AT, "batch_size": 32, "step_size": 0.3, "restore_best": True},
-    "small_cnn_fgsm_co": {**_QUICK_AT, "step_size": 0.375, "warmup_epochs": 0},
+    "small_cnn_fgsm_co": {
+        **_QUICK_AT, "step_size": 0.375, "warmup_epochs": 0, "lr_warmup": 0.0, "restore_best": False
+    },
     "small_cnn_pgd": {**_QUICK_AT, "steps": 3, "step_size": 0.1},
     "small_cnn_trades": {**_QUICK_AT, "steps": 3, "step_size": 0.1},
     "advgan_generator": {"epochs": 1},

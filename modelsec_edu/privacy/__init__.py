@@ -18,10 +18,27 @@ Accounting: :mod:`.accountant` -- Rényi DP of the sampled Gaussian mechanism
 (Mironov et al. 2019) and :func:`dp_epsilon`, tested against TF Privacy's table.
 
 Models: :mod:`.training` (small tabular networks and a fast compiled trainer,
-with weight decay and early stopping as cheap mitigations).
+with weight decay and early stopping as cheap mitigations); :mod:`.dpsgd`
+(DP-SGD) and :mod:`.features` (fixed scattering features, so that DP-SGD
+trains a linear head; Tramèr & Boneh 2021).
+
+Chapter 07's measurements: :mod:`.attribute` (attribute inference and its
+baselines) and :mod:`.experiments` (leak against gap, the mitigation table,
+the DP sweep the noise widget shows).
 """
 
-from . import accountant, membership, metrics, outputs, shadow, training
+from . import (
+    accountant,
+    attribute,
+    dpsgd,
+    experiments,
+    features,
+    membership,
+    metrics,
+    outputs,
+    shadow,
+    training,
+)
 from .accountant import dp_epsilon, noise_for_epsilon, rdp_sampled_gaussian, rdp_to_epsilon
 from .membership import (
     METHODS,
@@ -36,6 +53,10 @@ from .training import fit_steps, tabular_mlp, trainer
 
 __all__ = [
     "accountant",
+    "attribute",
+    "dpsgd",
+    "experiments",
+    "features",
     "dp_epsilon",
     "noise_for_epsilon",
     "rdp_sampled_gaussian",

@@ -5,8 +5,9 @@ holds the weights (a compromised hub, a supply chain, a fault attack) but not
 to the training data.  Every function returns a **new** model.
 
 Imports run one way: :mod:`.weights` (noise, pruning, trojans, behavioural
-checks) <- :mod:`.quantize` (8-bit weights) <- :mod:`.bitflip` (random flips
-and the Bit-Flip Attack).
+checks) <- :mod:`.quantize` (8-bit weights) <- :mod:`.dense_search` (exact
+candidates and the attack's objective) <- :mod:`.bitflip` (random flips and the
+Bit-Flip Attack).
 """
 
 from .bitflip import BitFlip, bit_flip_attack, flip_bit, flip_bits, random_bit_flips

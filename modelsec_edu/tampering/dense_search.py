@@ -18,8 +18,8 @@ flip of ``kernel[i, j]`` by ``d`` shifts the pre-activation of unit ``j`` by
 ``d * h[:, i]`` (``h`` the layer's input), a flip of ``bias[j]`` by ``d``
 shifts it by ``d``, and the rest of the network is a batched forward pass.
 This module proposes, for every unit and both directions, the flips that
-shift the unit most on average, and returns the true loss after each (capped
-per sample, as the attack is).  Written by hand: no library offers it.
+shift the unit most on average, and returns the attack's true score after
+each (:func:`attack_score`, the objective the search maximises).  Written by hand: no library offers it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["dense_flip_losses"]
+__all__ = ["attack_score", "cross_entropy", "dense_flip_losses"]
 
 _CHUNK = 1 << 21  # rows x units evaluated at once (8 MB of float32)
 
@@ -58,29 +58,33 @@ def _top_per_unit(shift: np.ndarray, per_unit: int) -> list[tuple[int, int]]:
     return [(j, int(c)) for j in range(shift.shape[0]) for c in (*up[j], *down[j])]
 
 
-OBJECTIVE = "ce"
-
-
-def attack_score(logits: np.ndarray, y: np.ndarray, cap: float) -> np.ndarray:
-    """``(..., n, classes)`` logits: the attack's score of each candidate (higher = more damage)."""
+def cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(..., n, classes)`` logits: each sample's cross-entropy, ``(..., n)``."""
     logits = np.asarray(logits, dtype="float64")
-    true = np.take_along_axis(logits, np.broadcast_to(y[:, None], logits.shape[:-1] + (1,)), axis=-1)[..., 0]
-    if OBJECTIVE == "ce":
-        top = logits.max(axis=-1, keepdims=True)
-        lse = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
-        return np.minimum(lse - true, cap).mean(axis=-1)
+    top = logits.max(axis=-1, keepdims=True)
+    lse = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
+    index = np.broadcast_to(np.asarray(y)[:, None], logits.shape[:-1] + (1,))
+    return lse - np.take_along_axis(logits, index, axis=-1)[..., 0]
+
+
+def attack_score(logits: np.ndarray, y: np.ndarray, *, objective: str, cap: float) -> np.ndarray:
+    """The damage the attack maximises, per candidate: ``(..., n, classes)`` logits -> ``(...)``.
+
+    ``"ce"``: the mean cross-entropy, each sample's capped at ``cap``;
+    ``"margin"``: minus the mean of ``max(z_true - max_other z, 0)``.
+    """
+    if objective == "ce":
+        return np.minimum(cross_entropy(logits, y), cap).mean(axis=-1)
+    logits = np.asarray(logits, dtype="float64")
+    y = np.asarray(y)
+    index = np.broadcast_to(y[:, None], logits.shape[:-1] + (1,))
+    true = np.take_along_axis(logits, index, axis=-1)[..., 0]
     other = np.where(np.arange(logits.shape[-1]) == y[:, None], -np.inf, logits).max(axis=-1)
-    if OBJECTIVE == "margin2":
-        return -np.maximum(true - other, -2.0).mean(axis=-1)
-    margin = np.maximum(true - other, 0).mean(axis=-1)
-    if OBJECTIVE == "margin":
-        return -margin
-    wrong = (true <= other).mean(axis=-1)
-    return wrong - margin / (1 + margin) / len(y)  # errors first, then the margins left
+    return -np.maximum(true - other, 0).mean(axis=-1)
 
 
-def _evaluate(layers, act, z, shifts, units, y, cap) -> np.ndarray:
-    """True capped loss with column ``units[c]`` of ``z`` shifted by ``shifts[c]`` (``(c, n)``)."""
+def _evaluate(layers, act, z, shifts, units, y, cap, objective) -> np.ndarray:
+    """The attack's score with column ``units[c]`` of ``z`` shifted by ``shifts[c]`` (``(c, n)``)."""
     n, width = z.shape
     step = max(1, _CHUNK // (n * width))
     out = []
@@ -92,7 +96,7 @@ def _evaluate(layers, act, z, shifts, units, y, cap) -> np.ndarray:
         for layer in layers:
             h = layer(h, training=False)
         logits = keras.ops.convert_to_numpy(h).astype("float64").reshape(len(u), n, -1)
-        out.append(attack_score(logits, y, cap))
+        out.append(attack_score(logits, y, objective=objective, cap=cap))
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -104,9 +108,10 @@ def dense_flip_losses(
     y: np.ndarray,
     *,
     cap: float,
+    objective: str = "ce",
     per_unit: int = 2,
 ) -> list[tuple[float, int, int, int]]:
-    """``(capped loss after the flip, tensor, flat index, bit)`` for large flips in every Dense layer.
+    """``(attack score after the flip, tensor, flat index, bit)`` for large flips in every Dense layer.
 
     ``q`` and ``scales`` are the int8 tensors of ``model.trainable_variables``
     and their scales (the model must compute with ``q * scale``).  For each
@@ -146,7 +151,7 @@ def dense_flip_losses(
                     cands.append((tb, j, b))
         act = layer.activation if layer.activation is not None else (lambda v: v)
         losses = _evaluate(
-            model.layers[pos + 1 :], act, z, np.stack(shifts), np.array(units), y, cap
+            model.layers[pos + 1 :], act, z, np.stack(shifts), np.array(units), y, cap, objective
         )
         tried.extend((float(loss), t, i, b) for loss, (t, i, b) in zip(losses, cands))
     return tried

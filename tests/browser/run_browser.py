@@ -152,8 +152,18 @@ def run_all(page: Page, timeout: float) -> None:
         " || document.querySelector('.jp-KernelStatus') !== null",
         timeout=120_000,
     )
-    time.sleep(2)  # the kernel connects
-    _menu(page, "Run", "Run All Cells")
+    started = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                   .some(p => /[*0-9]/.test(p.textContent))"""
+    # On a loaded machine "Run All" can fire before the kernel is ready and run nothing:
+    # wait for a prompt to show a count or a star, and ask again if none does.
+    for _attempt in range(4):
+        time.sleep(2)  # the kernel connects
+        _menu(page, "Run", "Run All Cells")
+        try:
+            page.wait_for_function(started, timeout=30_000)
+            break
+        except Exception:  # noqa: BLE001 - nothing started: try again
+            continue
     deadline = time.time() + timeout
     quiet_since = None
     while time.time() < deadline:
@@ -217,7 +227,8 @@ def move_one_control(page: Page, view, shots: Path, tag: str) -> WidgetRow:
         ".widget-slider:not(.mod-disabled) .noUi-target:not([disabled]) .noUi-handle"
     )
     selects = view.locator(".widget-dropdown select:not([disabled])")
-    buttons = view.locator("button.jupyter-button:not([disabled])")
+    # a toggle already selected (mod-active) would change nothing: click another option
+    buttons = view.locator("button.jupyter-button:not([disabled]):not(.mod-active)")
     start = time.perf_counter()
     if handles.count():
         handle = handles.first
