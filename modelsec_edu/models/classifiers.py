@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from modelsec_edu.validation import check_array, check_bool, check_int, check_labels
+
 __all__ = [
     "accuracy",
     "article_mlp",
@@ -47,6 +49,7 @@ def article_mlp(input_shape: Sequence[int] = IMAGE_SHAPE, num_classes: int = 10)
     (see the module docstring): use ``from_logits=True`` losses.
     """
     shape = _check_shape(input_shape)
+    num_classes = check_int(num_classes, "num_classes", min=2)
     return keras.Sequential(
         [
             keras.Input(shape=shape),
@@ -62,6 +65,7 @@ def article_mlp(input_shape: Sequence[int] = IMAGE_SHAPE, num_classes: int = 10)
 def small_cnn(input_shape: Sequence[int] = IMAGE_SHAPE, num_classes: int = 10) -> keras.Model:
     """A small convolutional network (two conv blocks, about 225k weights), logits out."""
     shape = _check_shape(input_shape)
+    num_classes = check_int(num_classes, "num_classes", min=2)
     return keras.Sequential(
         [
             keras.Input(shape=shape),
@@ -101,6 +105,7 @@ def compile_classifier(
     ):
         raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
     lr = learning_rate
+    warmup_steps = check_int(warmup_steps, "warmup_steps", min=0)
     if decay_steps is not None:
         if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
             raise ValueError(f"decay_steps must be an int >= 1, got {decay_steps!r}")
@@ -148,10 +153,25 @@ def fit(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    x = check_array(x, "x", min_ndim=2, dtype=None, finite=False, min_len=0)
+    y = check_array(y, "y", dtype=None, min_len=0)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     if len(x) == 0:
-        raise ValueError("cannot train on an empty dataset")
+        raise ValueError("cannot train on an empty dataset (x and y hold no samples)")
+    _labels(y, "y", len(x), _classes(model))
+    batch_size = check_int(batch_size, "batch_size", min=1)
+    progress = check_bool(progress, "progress")
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError(
+                f"validation_data must be a tuple (x_val, y_val) or None, got "
+                f"{type(validation_data).__name__}"
+            )
+        vx = check_array(validation_data[0], "validation_data (its x)", min_ndim=2, dtype=None)
+        _labels(validation_data[1], "validation_data (its y)", len(vx), _classes(model))
     if getattr(model, "optimizer", None) is None or learning_rate is not None:
         steps = epochs * int(np.ceil(len(x) / batch_size))
         compile_classifier(model, learning_rate=learning_rate or 1e-3, decay_steps=steps)
@@ -192,9 +212,31 @@ class _EpochBar(keras.callbacks.Callback):
         self._bar.close()
 
 
+def _classes(model) -> int | None:
+    """The model's number of outputs (classes), or None when it does not say."""
+    try:
+        n = int(model.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return n if n >= 2 else None  # one sigmoid output: labels 0 and 1
+
+
+def _labels(y, name: str, n: int, num_classes: int | None) -> None:
+    """``y`` holds ``n`` class labels: integers, or floats with integer values (3.0), in range."""
+    y = check_array(y, name, ndim=1, dtype=None)
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"{name} must hold integer class labels, got non-integer values")
+        y = y.astype("int64")
+    check_labels(y, name, n=n, num_classes=num_classes)
+
+
 def predict_logits(model: keras.Model, x: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
     """Logits for ``x`` as a float32 NumPy array, computed in batches without a progress log."""
-    x = np.asarray(x, dtype="float32")
+    if not callable(model):
+        raise TypeError(f"model must be a keras.Model (or a callable), got {type(model).__name__}")
+    batch_size = check_int(batch_size, "batch_size", min=1)
+    x = check_array(x, "x", finite=False, min_len=0)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
     out = [
@@ -219,7 +261,11 @@ def predict_labels(model: keras.Model, x: np.ndarray, *, batch_size: int = 512) 
 
 def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 512) -> float:
     """Share of ``x`` classified as ``y`` (a float in [0, 1])."""
-    y = np.asarray(y)
+    if not callable(model):
+        raise TypeError(f"model must be a keras.Model (or a callable), got {type(model).__name__}")
+    x = check_array(x, "x", finite=False, min_len=0)
+    y = check_array(y, "y", dtype=None, min_len=0)
     if y.shape != (len(x),):
         raise ValueError(f"y must have shape ({len(x)},) to match x, got {y.shape}")
+    _labels(y, "y", len(x), _classes(model))
     return float(np.mean(predict_labels(model, x, batch_size=batch_size) == y))

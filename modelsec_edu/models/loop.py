@@ -96,6 +96,14 @@ def epoch_loop(
     first_epoch = validation.check_int(first_epoch, "first_epoch", min=0)
     drop_last = validation.check_bool(drop_last, "drop_last")
     progress = validation.check_bool(progress, "progress")
+    if not callable(train_batch):
+        raise TypeError(f"train_batch must be a callable, got {type(train_batch).__name__}")
+    for hook, name in ((begin_epoch, "begin_epoch"), (end_epoch, "end_epoch")):
+        if hook is not None and not callable(hook):
+            raise TypeError(f"{name} must be a callable or None, got {type(hook).__name__}")
+    for text, name in ((desc, "desc"), (unit, "unit")):
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a str, got {type(text).__name__}")
     if drop_last and batch_size > n:
         raise ValueError(f"batch_size must be <= the {n} training samples, got {batch_size}")
     per_epoch = n - n % batch_size if drop_last else n

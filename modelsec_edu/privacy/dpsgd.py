@@ -86,6 +86,8 @@ def clip_and_noise(grads, noise, *, l2_norm_clip, mask=None, denominator):
 
 def capacity(expected: float, n: int) -> int:
     """The padded batch size: at least the expected size + 6 standard deviations + 8 (at most ``n``)."""
+    n = check_int(n, "n", min=1)
+    expected = check_float(expected, "expected", min=0.0, max=n)
     q = expected / n
     return int(min(n, math.ceil(expected + 6 * math.sqrt(expected * (1 - q)) + 8)))
 

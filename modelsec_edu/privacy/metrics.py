@@ -33,8 +33,8 @@ __all__ = ["MembershipResult", "advantage", "auc", "roc_curve", "tpr_at_fpr"]
 
 
 def _scores(s_in, s_out) -> tuple[np.ndarray, np.ndarray]:
-    s_in = check_array(s_in, "scores of members", ndim=1, dtype="float64")
-    s_out = check_array(s_out, "scores of non-members", ndim=1, dtype="float64")
+    s_in = check_array(s_in, "s_in (the members' scores)", ndim=1, dtype="float64")
+    s_out = check_array(s_out, "s_out (the non-members' scores)", ndim=1, dtype="float64")
     return s_in, s_out
 
 

@@ -115,6 +115,10 @@ def trainer(
     width = check_int(width, "width", min=1)
     depth = check_int(depth, "depth", min=1, max=8)
     steps = check_int(steps, "steps", min=1)
+    learning_rate = check_float(learning_rate, "learning_rate", min=0.0, min_open=True)
+    weight_decay = check_float(weight_decay, "weight_decay", min=0.0)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", min=1)
 
     def train(x, y, seed):
         x, y = check_xy(x, y, num_classes=n_classes)

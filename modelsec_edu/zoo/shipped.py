@@ -21,10 +21,12 @@ which every later 3.x reads; ``bench/ship_models.py`` builds them.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from modelsec_edu.supply_chain import integrity, signing
+from modelsec_edu.validation import check_bool, check_int
 
 __all__ = ["FOLDER", "available", "card", "files", "estimate", "names", "notice", "record", "verify"]
 
@@ -36,7 +38,17 @@ _checked: dict[str, str] = {}  # manifest digest -> how it was checked, once per
 
 
 def _folder(folder: str | Path | None) -> Path:
+    if folder is not None and not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path (str or Path) or None, got {type(folder).__name__}")
     return Path(folder) if folder is not None else FOLDER
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a zoo name (a str), got {type(name).__name__}")
+    if not name:
+        raise ValueError("name must be a zoo name, got an empty string")
+    return name
 
 
 def names(folder: str | Path | None = None) -> list[str]:
@@ -52,7 +64,7 @@ def names(folder: str | Path | None = None) -> list[str]:
 
 def available(name: str, folder: str | Path | None = None) -> bool:
     """True when the course ships a trained model called ``name``."""
-    return name in names(folder)
+    return _name(name) in names(folder)
 
 
 def verify(folder: str | Path | None = None, *, quiet: bool = False) -> str:
@@ -62,6 +74,7 @@ def verify(folder: str | Path | None = None, *, quiet: bool = False) -> str:
         IntegrityError: the signature does not match the manifest, or is missing.
     """
     root = _folder(folder)
+    quiet = check_bool(quiet, "quiet")
     manifest = root / MANIFEST
     digest = integrity.sha256_file(manifest)
     if digest in _checked:
@@ -88,7 +101,7 @@ def verify(folder: str | Path | None = None, *, quiet: bool = False) -> str:
 def record(name: str, folder: str | Path | None = None) -> dict[str, Any]:
     """How the shipped model ``name`` was trained (its ``.json`` record), verified first."""
     root = _folder(folder)
-    file = root / f"{name}.json"
+    file = root / f"{_name(name)}.json"
     verify(root, quiet=True)
     integrity.verify(file, root / MANIFEST)
     return json.loads(file.read_text(encoding="utf-8"))
@@ -96,7 +109,7 @@ def record(name: str, folder: str | Path | None = None) -> dict[str, Any]:
 
 def card(name: str, folder: str | Path | None = None) -> Path:
     """The path of the model card (``<name>.md``) of the shipped model ``name``."""
-    return _folder(folder) / f"{name}.md"
+    return _folder(folder) / f"{_name(name)}.md"
 
 
 def files(name: str, folder: str | Path | None = None) -> tuple[Path, Path]:
@@ -105,6 +118,7 @@ def files(name: str, folder: str | Path | None = None) -> tuple[Path, Path]:
     The model's own digest is checked by the load (:func:`modelsec_edu.zoo.load`).
     """
     root = _folder(folder)
+    name = _name(name)
     verify(root)
     return root / f"{name}.keras", root / MANIFEST
 
@@ -116,6 +130,8 @@ def minutes(seconds: float) -> str:
 
 def notice(name: str, how: str, folder: str | Path | None = None) -> str:
     """The line :func:`modelsec_edu.zoo.get` prints when it hands out a shipped model."""
+    if not isinstance(how, str):
+        raise TypeError(f"how must be a str, got {type(how).__name__}")
     doc = record(name, folder)
     figures = ", ".join(f"{k} {v:.3f}" for k, v in doc.get("figures", {}).items()
                         if isinstance(v, (int, float)))
@@ -131,6 +147,9 @@ def notice(name: str, how: str, folder: str | Path | None = None) -> str:
 
 def estimate(name: str, settings: dict, n: int) -> str:
     """Before a long training run: how long it took the publisher, scaled to ``n`` images."""
+    name, n = _name(name), check_int(n, "n", min=1)
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict, got {type(settings).__name__}")
     if not available(name):
         return f"zoo: training {name} ({settings}) on {n:,} images; no timing is recorded for it."
     doc = record(name)
