@@ -53,21 +53,32 @@ def _setting(rng: np.random.Generator):
     return model, x, rng.integers(0, 10, 32)
 
 
+def _attack_run(fn: Any, budgets: tuple[float, ...]):
+    """Call the learner's attack on a fresh model: ``(model, x, y, eps, step_size, steps, out)``.
+
+    ``out`` is the learner's images, or a message (a string) saying what went wrong.
+    """
+    rng = np.random.default_rng()
+    model, x, y = _setting(rng)
+    eps, steps = float(rng.choice(budgets)), int(rng.integers(3, 8))
+    step_size = default_step_size(eps, steps)
+    before = x.copy()
+    try:
+        got = _images_out(call(fn, model, x, y, eps, step_size, steps), x.shape)
+    except ValueError as err:
+        return model, x, y, eps, step_size, steps, str(err)
+    if not np.array_equal(x, before):
+        return model, x, y, eps, step_size, steps, "your function changed x"
+    return model, x, y, eps, step_size, steps, got
+
+
 def check_pgd(fn: Any) -> bool:
     """``fn(model, x, y, eps, step_size, steps)``: L-inf PGD started at ``x`` (no random start)."""
 
     def run():
-        rng = np.random.default_rng()
-        model, x, y = _setting(rng)
-        eps, steps = float(rng.choice([0.05, 0.1, 0.2])), int(rng.integers(3, 8))
-        step_size = default_step_size(eps, steps)
-        before = x.copy()
-        try:
-            got = _images_out(call(fn, model, x, y, eps, step_size, steps), x.shape)
-        except ValueError as err:
-            return str(err)
-        if not np.array_equal(x, before):
-            return "your function changed x"
+        model, x, y, eps, step_size, steps, got = _attack_run(fn, (0.05, 0.1, 0.2))
+        if isinstance(got, str):
+            return got
         if np.abs(got - x).max() > eps + 1e-5:
             return (
                 f"a pixel moved by {np.abs(got - x).max():.4f} > eps = {eps}: project after "
@@ -93,17 +104,9 @@ def check_pgd_l2(fn: Any) -> bool:
     """``fn(model, x, y, eps, step_size, steps)``: L2 PGD started at ``x`` (no random start)."""
 
     def run():
-        rng = np.random.default_rng()
-        model, x, y = _setting(rng)
-        eps, steps = float(rng.choice([0.5, 1.0, 1.5])), int(rng.integers(3, 8))
-        step_size = default_step_size(eps, steps)
-        before = x.copy()
-        try:
-            got = _images_out(call(fn, model, x, y, eps, step_size, steps), x.shape)
-        except ValueError as err:
-            return str(err)
-        if not np.array_equal(x, before):
-            return "your function changed x"
+        model, x, y, eps, step_size, steps, got = _attack_run(fn, (0.5, 1.0, 1.5))
+        if isinstance(got, str):
+            return got
         size = np.linalg.norm((got - x).reshape(len(x), -1), axis=1)
         if size.max() > eps * (1 + 1e-4) + 1e-5:
             return (f"an image moved by {size.max():.3f} in L2 > eps = {eps}: after each step "
