@@ -58,30 +58,59 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
     keras.utils.set_random_seed(0)
     plain = models.compile_classifier(models.small_cnn())
     fast = models.compile_classifier(models.small_cnn())
-    plain.fit(x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # trace
-    evasion.adversarial_fit(fast, x[: 2 * batch_size], y[: 2 * batch_size], method="fgsm_rs", eps=EPS,
-                             epochs=1, batch_size=batch_size, validation_data=None, progress=False)
+    plain.fit(
+        x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0
+    )  # trace
+    evasion.adversarial_fit(
+        fast,
+        x[: 2 * batch_size],
+        y[: 2 * batch_size],
+        method="fgsm_rs",
+        eps=EPS,
+        epochs=1,
+        batch_size=batch_size,
+        validation_data=None,
+        progress=False,
+    )
     t_plain, t_fast = [], []
     for _ in range(repeats):
         start = time.perf_counter()
         plain.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
         t_plain.append(time.perf_counter() - start)
         start = time.perf_counter()
-        evasion.adversarial_fit(fast, x, y, method="fgsm_rs", eps=EPS, epochs=1, batch_size=batch_size,
-                                 validation_data=None, progress=False)
+        evasion.adversarial_fit(
+            fast,
+            x,
+            y,
+            method="fgsm_rs",
+            eps=EPS,
+            epochs=1,
+            batch_size=batch_size,
+            validation_data=None,
+            progress=False,
+        )
         t_fast.append(time.perf_counter() - start)
     a, b = len(x) / np.median(t_plain), len(x) / np.median(t_fast)
-    return {"batch_size": batch_size, "fit_samples_per_s": a, "fgsm_rs_samples_per_s": b, "ratio": b / a}
+    return {
+        "batch_size": batch_size,
+        "fit_samples_per_s": a,
+        "fgsm_rs_samples_per_s": b,
+        "ratio": b / a,
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", help="zoo cache directory (default: the zoo's)")
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="directory with the MNIST t10k IDX files")
+    parser.add_argument(
+        "--data", default=str(DEFAULT_DATA), help="directory with the MNIST t10k IDX files"
+    )
     parser.add_argument("--skip-speed", action="store_true", help="skip the throughput comparison")
     parser.add_argument("--only", nargs="*", help="zoo recipes to run (default: all rows)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument("--n-worst", type=int, default=1000, help="test images for the worst case (0: skip)")
+    parser.add_argument(
+        "--n-worst", type=int, default=1000, help="test images for the worst case (0: skip)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MODELSEC_EDU_QUICK", "0")
     if not Path(args.data).is_dir():
@@ -92,7 +121,10 @@ def main(argv=None) -> int:
     from modelsec_edu.evasion import advgan, gan
 
     if runtime.is_quick():
-        print("MODELSEC_EDU_QUICK is on: the zoo would train quick models; unset it for the bars", file=sys.stderr)
+        print(
+            "MODELSEC_EDU_QUICK is on: the zoo would train quick models; unset it for the bars",
+            file=sys.stderr,
+        )
         return 1
     (xtr, ytr), (xte, yte) = data.load_mnist(args.data, download=False)
     x, y = data.to_float(xtr), ytr.astype("int64")
@@ -105,8 +137,10 @@ def main(argv=None) -> int:
     if not args.skip_speed:
         out["speed"] = [speed(x, y, batch_size=bs) for bs in (32, 128)]
         for s in out["speed"]:
-            print(f"throughput, batch {s['batch_size']}: model.fit {s['fit_samples_per_s']:,.0f} samples/s, "
-                  f"FGSM-RS {s['fgsm_rs_samples_per_s']:,.0f} samples/s, ratio {s['ratio']:.2f} (bar >= 0.6)")
+            print(
+                f"throughput, batch {s['batch_size']}: model.fit {s['fit_samples_per_s']:,.0f} samples/s, "
+                f"FGSM-RS {s['fgsm_rs_samples_per_s']:,.0f} samples/s, ratio {s['ratio']:.2f} (bar >= 0.6)"
+            )
 
     rows = [r for r in ROWS if not args.only or r[1] in args.only]
     results = {}
@@ -118,63 +152,98 @@ def main(argv=None) -> int:
         r["worst_case"] = None
         if args.n_worst and key not in ("small_cnn", "article_mlp"):
             wc = evasion.worst_case(model, xt[: args.n_worst], yt[: args.n_worst], eps=EPS, seed=0)
-            r.update(worst_case=wc.worst_case, worst_case_after=wc.robust_after, n_worst=args.n_worst)
-        r.update(label=label, train_seconds=meta["train_seconds"], settings=meta["settings"],
-                 eval_seconds=time.perf_counter() - start, bar_clean=bar_clean, bar_pgd=bar_pgd)
+            r.update(
+                worst_case=wc.worst_case, worst_case_after=wc.robust_after, n_worst=args.n_worst
+            )
+        r.update(
+            label=label,
+            train_seconds=meta["train_seconds"],
+            settings=meta["settings"],
+            eval_seconds=time.perf_counter() - start,
+            bar_clean=bar_clean,
+            bar_pgd=bar_pgd,
+        )
         results[key] = r
         worst = "" if r["worst_case"] is None else f"  worst case {r['worst_case']:6.1%}"
-        print(f"{label:<42} clean {r['clean']:6.1%}  FGSM {r['fgsm']:6.1%}  PGD-40 {r['pgd']:6.1%}{worst}  "
-              f"trained {r['train_seconds']:6.0f} s")
+        print(
+            f"{label:<42} clean {r['clean']:6.1%}  FGSM {r['fgsm']:6.1%}  PGD-40 {r['pgd']:6.1%}{worst}  "
+            f"trained {r['train_seconds']:6.0f} s"
+        )
     out["models"] = results
 
     # Is a gain under PGD-40 real, or gradient masking?  A stronger attack (100 steps, 3 restarts) and a
     # transfer attack (PGD-40 images made on the plain CNN) give upper bounds on the true robust accuracy
     # (on the first 1,000 test images, to keep the run short).
     out["masking_check"] = {}
-    suspects = [k for k in ("small_cnn_article", "small_cnn_cgan", "article_mlp_article") if k in results]
+    suspects = [
+        k for k in ("small_cnn_article", "small_cnn_cgan", "article_mlp_article") if k in results
+    ]
     xm, ym = xt[:1000], yt[:1000]
     if suspects:
         plain = zoo.get("small_cnn", x, y, cache=cache)
         x_transfer = evasion.pgd(plain, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0)
     for key in suspects:
         model = zoo.get(key, x, y, cache=cache)
-        strong = evasion.robustness(model, xm, ym, eps=EPS, steps=100, step_size=0.01, restarts=3, seed=1)
-        p = models.predict_proba(model, evasion.pgd(model, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0))
+        strong = evasion.robustness(
+            model, xm, ym, eps=EPS, steps=100, step_size=0.01, restarts=3, seed=1
+        )
+        p = models.predict_proba(
+            model, evasion.pgd(model, xm, ym, eps=EPS, step_size=0.01, steps=40, seed=0)
+        )
         right = p.argmax(axis=1) == ym
-        check = {"pgd40": float(right.mean()), "pgd100x3": strong["pgd"],
-                 "transfer_from_plain": models.accuracy(model, x_transfer, ym),
-                 "p_true_when_right": float(p[right, ym[right]].mean()) if right.any() else None}
+        check = {
+            "pgd40": float(right.mean()),
+            "pgd100x3": strong["pgd"],
+            "transfer_from_plain": models.accuracy(model, x_transfer, ym),
+            "p_true_when_right": float(p[right, ym[right]].mean()) if right.any() else None,
+        }
         out["masking_check"][key] = check
-        print(f"{results[key]['label']:<42} on 1,000 images: PGD-40 {check['pgd40']:6.1%}, "
-              f"PGD-100 x3 restarts {check['pgd100x3']:6.1%}, PGD-40 transferred "
-              f"from the plain CNN {check['transfer_from_plain']:6.1%}, p(true) where right under PGD-40 "
-              f"{check['p_true_when_right'] or float('nan'):.2f}")
+        print(
+            f"{results[key]['label']:<42} on 1,000 images: PGD-40 {check['pgd40']:6.1%}, "
+            f"PGD-100 x3 restarts {check['pgd100x3']:6.1%}, PGD-40 transferred "
+            f"from the plain CNN {check['transfer_from_plain']:6.1%}, p(true) where right under PGD-40 "
+            f"{check['p_true_when_right'] or float('nan'):.2f}"
+        )
 
     if not args.only or "cgan_generator" in args.only or "small_cnn_cgan" in args.only:
         judge = zoo.get("small_cnn", x, y, cache=cache)
         generator = zoo.get("cgan_generator", x, y, cache=cache)
         out["cgan_label_accuracy"] = gan.label_accuracy(generator, judge, n=2000, seed=0)
-        print(f"cGAN label accuracy (independent small CNN reads the asked-for digit): "
-              f"{out['cgan_label_accuracy']:.1%} (bar >= 90%)")
+        print(
+            f"cGAN label accuracy (independent small CNN reads the asked-for digit): "
+            f"{out['cgan_label_accuracy']:.1%} (bar >= 90%)"
+        )
 
     if not args.only or "advgan_generator" in args.only:
         generator = zoo.get("advgan_generator", x, y, cache=cache)
         x_adv = advgan.attack(generator, xt, eps=EPS)
-        out["advgan_attack"] = {key: models.accuracy(zoo.get(key, x, y, cache=cache), x_adv, yt)
-                                for key in ("small_cnn", "small_cnn_pgd", "small_cnn_advgan") if key in results}
+        out["advgan_attack"] = {
+            key: models.accuracy(zoo.get(key, x, y, cache=cache), x_adv, yt)
+            for key in ("small_cnn", "small_cnn_pgd", "small_cnn_advgan")
+            if key in results
+        }
         for key, acc in out["advgan_attack"].items():
-            print(f"accuracy of {key} on AdvGAN images (generator trained against small_cnn): {acc:.1%}")
+            print(
+                f"accuracy of {key} on AdvGAN images (generator trained against small_cnn): {acc:.1%}"
+            )
 
     print("\n| model | clean | FGSM | PGD-40 | worst case | training | bar |")
     print("|---|---|---|---|---|---|---|")
     for r in results.values():
         worst = r["worst_case"]
-        bar = "" if r["bar_pgd"] is None or worst is None else (
-            f"clean >= {r['bar_clean']:.0%}, worst case >= {r['bar_pgd']:.0%}: "
-            + ("met" if r["clean"] >= r["bar_clean"] and worst >= r["bar_pgd"] else "NOT met"))
+        bar = (
+            ""
+            if r["bar_pgd"] is None or worst is None
+            else (
+                f"clean >= {r['bar_clean']:.0%}, worst case >= {r['bar_pgd']:.0%}: "
+                + ("met" if r["clean"] >= r["bar_clean"] and worst >= r["bar_pgd"] else "NOT met")
+            )
+        )
         shown = "" if worst is None else f"{worst:.1%}"
-        print(f"| {r['label']} | {r['clean']:.1%} | {r['fgsm']:.1%} | {r['pgd']:.1%} | {shown} | "
-              f"{r['train_seconds']:.0f} s | {bar} |")
+        print(
+            f"| {r['label']} | {r['clean']:.1%} | {r['fgsm']:.1%} | {r['pgd']:.1%} | {shown} | "
+            f"{r['train_seconds']:.0f} s | {bar} |"
+        )
     print(f"\nbackend {info['backend']} on {info['device']}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=float), encoding="utf-8")

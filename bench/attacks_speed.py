@@ -48,7 +48,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_MNIST = Path(os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist-t10k"))
+REAL_MNIST = Path(
+    os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist-t10k")
+)
 EPS, STEP, STEPS = 0.3, 0.01, 40
 BARS = {"vs_cleverhans": 1.2, "vs_art": 3.0, "robust_acc": 0.02, "vs_art_points": 1.0}
 
@@ -96,13 +98,24 @@ def baselines(model, backend: str, eps: float = EPS) -> dict:
     try:
         from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient_descent
     except ImportError:
-        print("baseline CleverHans: not installed (pip install --no-deps cleverhans==4.0.0); skipped")
+        print(
+            "baseline CleverHans: not installed (pip install --no-deps cleverhans==4.0.0); skipped"
+        )
     else:
 
         def cleverhans(x, y):
             adv = projected_gradient_descent(
-                model, tf.constant(x), eps, STEP, STEPS, np.inf, clip_min=0.0, clip_max=1.0,
-                y=tf.constant(y), rand_init=True, sanity_checks=False,
+                model,
+                tf.constant(x),
+                eps,
+                STEP,
+                STEPS,
+                np.inf,
+                clip_min=0.0,
+                clip_max=1.0,
+                y=tf.constant(y),
+                rand_init=True,
+                sanity_checks=False,
             )
             return adv.numpy()
 
@@ -115,23 +128,40 @@ def baselines(model, backend: str, eps: float = EPS) -> dict:
             from art.attacks.evasion import ProjectedGradientDescent
             from art.estimators.classification import TensorFlowV2Classifier
     except ImportError:
-        print("baseline ART: not installed (pip install --no-deps adversarial-robustness-toolbox==1.20.1); skipped")
+        print(
+            "baseline ART: not installed (pip install --no-deps adversarial-robustness-toolbox==1.20.1); skipped"
+        )
     else:
         import keras
 
         classifier = TensorFlowV2Classifier(
-            model=model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0),
+            model=model,
+            nb_classes=10,
+            input_shape=(28, 28, 1),
+            clip_values=(0.0, 1.0),
             loss_object=keras.losses.CategoricalCrossentropy(from_logits=True),
         )
         art_pgd = ProjectedGradientDescent(
-            classifier, norm=np.inf, eps=eps, eps_step=STEP, max_iter=STEPS, num_random_init=1,
-            batch_size=500, verbose=False,
+            classifier,
+            norm=np.inf,
+            eps=eps,
+            eps_step=STEP,
+            max_iter=STEPS,
+            num_random_init=1,
+            batch_size=500,
+            verbose=False,
         )
         found["ART 1.20"] = lambda x, y: art_pgd.generate(x, y=np.eye(10, dtype="float32")[y])
     return found
 
 
-def ours(model, precision: str = "auto", batch_size: int = 500, eps: float = EPS, in_graph: bool | None = None):
+def ours(
+    model,
+    precision: str = "auto",
+    batch_size: int = 500,
+    eps: float = EPS,
+    in_graph: bool | None = None,
+):
     """Our PGD; ``in_graph`` forces one compiled loop (True) or a Python loop over a compiled step (False)."""
     from modelsec_edu import backend, evasion
 
@@ -141,8 +171,15 @@ def ours(model, precision: str = "auto", batch_size: int = 500, eps: float = EPS
             backend.loops_in_graph = lambda: in_graph
         try:
             return evasion.pgd(
-                model, x, y, eps=eps, step_size=STEP, steps=STEPS, seed=seed,
-                batch_size=batch_size, precision=precision,
+                model,
+                x,
+                y,
+                eps=eps,
+                step_size=STEP,
+                steps=STEPS,
+                seed=seed,
+                batch_size=batch_size,
+                precision=precision,
             )
         finally:
             backend.loops_in_graph = chosen
@@ -175,12 +212,20 @@ def xla(model):
     @tf.function(jit_compile=True)
     def loop(x, y, delta0):
         return evasion.pgd_tensor(
-            lambda t: model(t, training=False), x, y, eps=EPS, step_size=STEP, steps=STEPS, delta0=delta0
+            lambda t: model(t, training=False),
+            x,
+            y,
+            eps=EPS,
+            step_size=STEP,
+            steps=STEPS,
+            delta0=delta0,
         )
 
     def run(x, y, seed=0):
         delta0 = np.random.default_rng(seed).uniform(-EPS, EPS, x.shape).astype("float32")
-        return keras.ops.convert_to_numpy(loop(tf.constant(x), tf.constant(y.astype("int32")), tf.constant(delta0)))
+        return keras.ops.convert_to_numpy(
+            loop(tf.constant(x), tf.constant(y.astype("int32")), tf.constant(delta0))
+        )
 
     return run
 
@@ -210,13 +255,19 @@ def race(methods: dict, x, y, rounds: int) -> dict:
 def speed_table(res: dict, reference: str, against: list[str]) -> dict:
     wall, cpu = res["wall"], res["cpu"]
     ref_w, ref_c = np.array(wall[reference]), np.array(cpu[reference])
-    print(f"\n  {'method':34s} {'img/s wall':>10s} {'img/s CPU':>10s} {'ratio wall':>11s} {'ratio CPU':>10s}")
+    print(
+        f"\n  {'method':34s} {'img/s wall':>10s} {'img/s CPU':>10s} {'ratio wall':>11s} {'ratio CPU':>10s}"
+    )
     out = {}
     for name in wall:
         w, c = np.array(wall[name]), np.array(cpu[name])
         rw, rc = float(np.median(ref_w / w)), float(np.median(ref_c / c))
-        out[name] = {"img_s_wall": float(np.median(w)), "img_s_cpu": float(np.median(c)),
-                     "ours_over_this_wall": rw, "ours_over_this_cpu": rc}
+        out[name] = {
+            "img_s_wall": float(np.median(w)),
+            "img_s_cpu": float(np.median(c)),
+            "ours_over_this_wall": rw,
+            "ours_over_this_cpu": rc,
+        }
         ratio = f"{rw:10.2f}x {rc:9.2f}x" if name in against else f"{'':11s} {'':10s}"
         print(f"  {name:34s} {np.median(w):10.1f} {np.median(c):10.1f} {ratio}")
     return out
@@ -233,8 +284,10 @@ def part_speed(model, x, y, rounds: int, backend: str) -> dict:
         if name in res:
             r = res[name]
             ok = r["ours_over_this_wall"] >= bar
-            print(f"  bar ours >= {bar}x {name}: wall {r['ours_over_this_wall']:.2f}x, "
-                  f"CPU {r['ours_over_this_cpu']:.2f}x -> {'ok' if ok else 'FAIL'}")
+            print(
+                f"  bar ours >= {bar}x {name}: wall {r['ours_over_this_wall']:.2f}x, "
+                f"CPU {r['ours_over_this_cpu']:.2f}x -> {'ok' if ok else 'FAIL'}"
+            )
     return res
 
 
@@ -249,14 +302,18 @@ def part_levers(model, x, y, rounds: int, backend: str) -> dict:
         reference: ours(model, "bfloat16"),
         f"{default}, float32, batch 500": ours(model, "float32"),
         f"{other}, bf16, batch 500": ours(model, "bfloat16", in_graph=not backend.loops_in_graph()),
-        f"{other}, float32, batch 500": ours(model, "float32", in_graph=not backend.loops_in_graph()),
+        f"{other}, float32, batch 500": ours(
+            model, "float32", in_graph=not backend.loops_in_graph()
+        ),
         "gradient per step, NumPy projection, float32": per_step(model),
         f"{default}, bf16, batch 250": ours(model, "bfloat16", 250),
         f"{default}, bf16, batch 100": ours(model, "bfloat16", 100),
     }
     if backend == "tensorflow":
         methods["one compiled loop, float32, XLA"] = xla(model)
-    return speed_table(race(methods, x, y, rounds), reference, [k for k in methods if k != reference])
+    return speed_table(
+        race(methods, x, y, rounds), reference, [k for k in methods if k != reference]
+    )
 
 
 def part_strength(model, x, y, backend: str, eps_values: list[float]) -> dict:
@@ -268,11 +325,16 @@ def part_strength(model, x, y, backend: str, eps_values: list[float]) -> dict:
     from modelsec_edu import models
 
     out = {"clean": models.accuracy(model, x, y)}
-    print(f"\n== strength: robust accuracy, PGD-{STEPS} L-inf step={STEP}, {len(x)} test images "
-          f"(clean {out['clean']:.2%}) ==")
+    print(
+        f"\n== strength: robust accuracy, PGD-{STEPS} L-inf step={STEP}, {len(x)} test images "
+        f"(clean {out['clean']:.2%}) =="
+    )
     for eps in eps_values:
         print(f"  eps = {eps}")
-        methods = {"ours (precision=auto)": ours(model, eps=eps), "ours (precision=float32)": ours(model, "float32", eps=eps)}
+        methods = {
+            "ours (precision=auto)": ours(model, eps=eps),
+            "ours (precision=float32)": ours(model, "float32", eps=eps),
+        }
         methods.update(baselines(model, backend, eps))
         row = out[eps] = {}
         for name, f in methods.items():
@@ -280,33 +342,58 @@ def part_strength(model, x, y, backend: str, eps_values: list[float]) -> dict:
             x_adv = f(x, y)
             d = np.abs(x_adv - x).max()
             row[name] = models.accuracy(model, x_adv, y)
-            print(f"    {name:32s} {row[name]:7.2%}   max |delta| {d:.4f}   {time.perf_counter() - t0:6.1f} s", flush=True)
+            print(
+                f"    {name:32s} {row[name]:7.2%}   max |delta| {d:.4f}   {time.perf_counter() - t0:6.1f} s",
+                flush=True,
+            )
         mine = row["ours (precision=auto)"]
         if eps == EPS:
-            print(f"    bar ours <= {BARS['robust_acc']:.0%} at eps {EPS}: {'ok' if mine <= BARS['robust_acc'] else 'FAIL'}")
+            print(
+                f"    bar ours <= {BARS['robust_acc']:.0%} at eps {EPS}: {'ok' if mine <= BARS['robust_acc'] else 'FAIL'}"
+            )
         if "ART 1.20" in row:
             gap = (mine - row["ART 1.20"]) * 100
-            print(f"    bar ours <= ART + {BARS['vs_art_points']:.0f} point: {gap:+.2f} points -> "
-                  f"{'ok' if gap <= BARS['vs_art_points'] else 'FAIL'}")
+            print(
+                f"    bar ours <= ART + {BARS['vs_art_points']:.0f} point: {gap:+.2f} points -> "
+                f"{'ok' if gap <= BARS['vs_art_points'] else 'FAIL'}"
+            )
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", nargs="+", default=["speed", "levers", "strength"],
-                    choices=["speed", "levers", "strength"])
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        default=["speed", "levers", "strength"],
+        choices=["speed", "levers", "strength"],
+    )
     ap.add_argument("--images", type=int, default=500, help="images per timed attack")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--strength-eps", type=float, nargs="+", default=[EPS, 0.1],
-                    help="budgets of the strength part (the 2%% bar is at 0.3)")
-    ap.add_argument("--threads", type=int, nargs=2, metavar=("INTRA", "INTER"),
-                    help="TensorFlow intra-op and inter-op threads (default: TF's choice)")
-    ap.add_argument("--cache", type=Path, default=None, help="where the trained CNN's weights are kept")
+    ap.add_argument(
+        "--strength-eps",
+        type=float,
+        nargs="+",
+        default=[EPS, 0.1],
+        help="budgets of the strength part (the 2%% bar is at 0.3)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs=2,
+        metavar=("INTRA", "INTER"),
+        help="TensorFlow intra-op and inter-op threads (default: TF's choice)",
+    )
+    ap.add_argument(
+        "--cache", type=Path, default=None, help="where the trained CNN's weights are kept"
+    )
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
     _quiet_tf()
     if not REAL_MNIST.is_dir():
-        print(f"real MNIST not found at {REAL_MNIST}: nothing to measure (set MODELSEC_EDU_TEST_MNIST)")
+        print(
+            f"real MNIST not found at {REAL_MNIST}: nothing to measure (set MODELSEC_EDU_TEST_MNIST)"
+        )
         return 0
     import keras
 
@@ -318,8 +405,10 @@ def main(argv=None) -> int:
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads[0])
         tf.config.threading.set_inter_op_parallelism_threads(args.threads[1])
-    print(f"backend {backend_name}, fast dtype {backend.fast_dtype()}, {os.cpu_count()} CPUs, "
-          f"devices {[d['type'] + ':' + d['name'] for d in backend.devices()]}, threads {args.threads or 'default'}, {_load()}")
+    print(
+        f"backend {backend_name}, fast dtype {backend.fast_dtype()}, {os.cpu_count()} CPUs, "
+        f"devices {[d['type'] + ':' + d['name'] for d in backend.devices()]}, threads {args.threads or 'default'}, {_load()}"
+    )
     (xtr, ytr), (xte, yte) = data.load_mnist(REAL_MNIST, download=False, verbose=False)
     xtr, xte = data.to_float(xtr), data.to_float(xte)
     ytr, yte = ytr.astype("int64"), yte.astype("int64")

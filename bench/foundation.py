@@ -38,8 +38,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_MNIST = Path(os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist-t10k"))
-BARS = {"quick_s": 120.0, "full_s": 300.0, "peak_gb": 1.5, "latency_s": 0.3, "article_mlp": 0.95, "small_cnn": 0.98}
+REAL_MNIST = Path(
+    os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist-t10k")
+)
+BARS = {
+    "quick_s": 120.0,
+    "full_s": 300.0,
+    "peak_gb": 1.5,
+    "latency_s": 0.3,
+    "article_mlp": 0.95,
+    "small_cnn": 0.98,
+}
 GB = 1024**3
 
 
@@ -80,7 +89,10 @@ def _execute(path: str, timeout: int) -> dict:
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(Path(path).parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(path).parent)}},
     )
     error = None
     start = time.perf_counter()
@@ -114,7 +126,12 @@ def _run_notebook(path: Path, mode: str, timeout: int) -> dict:
     out = subprocess.run(cmd, env=_env(mode), capture_output=True, text=True, timeout=timeout + 120)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
-        return {"wall_s": float("nan"), "peak_rss": 0, "ru_maxrss": 0, "error": (out.stderr.strip() or "no result")[-300:]}
+        return {
+            "wall_s": float("nan"),
+            "peak_rss": 0,
+            "ru_maxrss": 0,
+            "error": (out.stderr.strip() or "no result")[-300:],
+        }
     return json.loads(lines[-1])
 
 
@@ -122,26 +139,45 @@ def _baseline_notebook(directory: Path) -> Path:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import keras\nfrom modelsec_edu import models\nmodels.article_mlp()")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import keras\nfrom modelsec_edu import models\nmodels.article_mlp()"
+        )
+    ]
     path = directory / "baseline.ipynb"
     nbformat.write(nb, path)
     return path
 
 
 def bench_notebooks(paths: list[Path], modes: list[str], timeout: int) -> list[dict]:
-    print(f"\n## Notebooks ({_load()}; full mode data: {REAL_MNIST if REAL_MNIST.is_dir() else 'fallback digits'})")
+    print(
+        f"\n## Notebooks ({_load()}; full mode data: {REAL_MNIST if REAL_MNIST.is_dir() else 'fallback digits'})"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = _baseline_notebook(Path(tmp))
         for mode in modes:
             b = _run_notebook(base, mode, timeout)
-            print(f"\n{mode} mode   (baseline: kernel + Keras import {b['wall_s']:.1f} s, {b['peak_rss'] / GB:.2f} GB)")
-            print(f"{'notebook':28s} {'wall s':>7s} {'x base':>7s} {'peak GB':>8s} {'ru_maxrss':>9s}  time  mem   error")
+            print(
+                f"\n{mode} mode   (baseline: kernel + Keras import {b['wall_s']:.1f} s, {b['peak_rss'] / GB:.2f} GB)"
+            )
+            print(
+                f"{'notebook':28s} {'wall s':>7s} {'x base':>7s} {'peak GB':>8s} {'ru_maxrss':>9s}  time  mem   error"
+            )
             bar = BARS["quick_s" if mode == "quick" else "full_s"]
             for path in paths:
                 r = _run_notebook(path, mode, timeout)
-                r.update(notebook=path.name, mode=mode, baseline_s=b["wall_s"], baseline_rss=b["peak_rss"])
-                r["ok"] = r["error"] is None and r["wall_s"] < bar and r["peak_rss"] < BARS["peak_gb"] * GB
+                r.update(
+                    notebook=path.name,
+                    mode=mode,
+                    baseline_s=b["wall_s"],
+                    baseline_rss=b["peak_rss"],
+                )
+                r["ok"] = (
+                    r["error"] is None
+                    and r["wall_s"] < bar
+                    and r["peak_rss"] < BARS["peak_gb"] * GB
+                )
                 rows.append(r)
                 print(
                     f"{path.name:28s} {r['wall_s']:7.1f} {r['wall_s'] / b['wall_s']:7.2f} "
@@ -164,7 +200,11 @@ def _mnist_arrays():
     else:
         (xtr, ytr), (xte, yte) = data.load_sklearn_digits()
         source = "fallback digits"
-    return (data.to_float(xtr), ytr.astype("int64")), (data.to_float(xte), yte.astype("int64")), source
+    return (
+        (data.to_float(xtr), ytr.astype("int64")),
+        (data.to_float(xte), yte.astype("int64")),
+        source,
+    )
 
 
 def bench_widgets(repeats: int) -> list[dict]:
@@ -176,7 +216,9 @@ def bench_widgets(repeats: int) -> list[dict]:
     from modelsec_edu.widgets import FigurePanel, Panel, concepts
 
     (xtr, ytr), (xte, yte), source = _mnist_arrays()
-    print(f"\n## Widget latency ({_load()}; {source}, {len(xte)} test images, the notebooks' full-mode sizes)")
+    print(
+        f"\n## Widget latency ({_load()}; {source}, {len(xte)} test images, the notebooks' full-mode sizes)"
+    )
     keras.utils.set_random_seed(0)
     model = models.article_mlp()
     models.fit(model, xtr, ytr, epochs=3, batch_size=64, progress=False)
@@ -196,7 +238,9 @@ def bench_widgets(repeats: int) -> list[dict]:
     factories = {
         "baseline (one line)": (baseline, np.linspace(0.1, 1.0, repeats)),
         "label_flip_explorer": (
-            lambda: concepts.label_flip_explorer(models.article_mlp, xtr[:1000], ytr[:1000], xte, yte, epochs=1),
+            lambda: concepts.label_flip_explorer(
+                models.article_mlp, xtr[:1000], ytr[:1000], xte, yte, epochs=1
+            ),
             None,
         ),
         "weight_noise_explorer": (
@@ -212,11 +256,15 @@ def bench_widgets(repeats: int) -> list[dict]:
             np.linspace(-0.3, 0.3, repeats),
         ),
     }
-    missing = [n for n in concepts.__all__ if n.endswith(("_explorer", "_walk")) and n not in factories]
+    missing = [
+        n for n in concepts.__all__ if n.endswith(("_explorer", "_walk")) and n not in factories
+    ]
     if missing:
         print(f"   (not measured, add them here: {', '.join(missing)})")
     rows = []
-    print(f"{'widget':24s} {'build s':>8s} {'median s':>9s} {'max s':>7s} {'x base':>7s} {'cpu s':>8s}  bar")
+    print(
+        f"{'widget':24s} {'build s':>8s} {'median s':>9s} {'max s':>7s} {'x base':>7s} {'cpu s':>8s}  bar"
+    )
     base_median = None
     for name, (make, values) in factories.items():
         start = time.perf_counter()
@@ -235,7 +283,16 @@ def bench_widgets(repeats: int) -> list[dict]:
         med, worst, cpu_med = float(np.median(lat)), float(np.max(lat)), float(np.median(cpu))
         base_median = base_median or med
         ok = worst < BARS["latency_s"]
-        rows.append({"widget": name, "build_s": build, "median_s": med, "max_s": worst, "cpu_median_s": cpu_med, "ok": ok})
+        rows.append(
+            {
+                "widget": name,
+                "build_s": build,
+                "median_s": med,
+                "max_s": worst,
+                "cpu_median_s": cpu_med,
+                "ok": ok,
+            }
+        )
         print(
             f"{name:24s} {build:8.2f} {med:9.3f} {worst:7.3f} {med / base_median:7.1f} {cpu_med:8.3f}  {_ok(ok)}",
             flush=True,
@@ -256,7 +313,9 @@ def bench_accuracy(seeds: list[int]) -> list[dict]:
         print(f"\n## Accuracy: skipped, real MNIST not found at {REAL_MNIST}")
         return []
     (xtr, ytr), (xte, yte), _ = _mnist_arrays()
-    print(f"\n## Accuracy on real MNIST, {len(xtr):,} train / {len(xte):,} test, models.RECIPES ({_load()})")
+    print(
+        f"\n## Accuracy on real MNIST, {len(xtr):,} train / {len(xte):,} test, models.RECIPES ({_load()})"
+    )
     rows = []
     for name in ("article_mlp", "small_cnn"):
         accs = []
@@ -271,7 +330,9 @@ def bench_accuracy(seeds: list[int]) -> list[dict]:
             rows.append({"model": name, "seed": seed, "accuracy": acc, "train_s": took})
             print(f"{name:12s} seed {seed}: {acc:.2%}  (trained in {took:.0f} s)", flush=True)
         lo = min(accs)
-        print(f"{name:12s} min {lo:.2%}  mean {np.mean(accs):.2%}  bar >= {BARS[name]:.0%}: {_ok(lo >= BARS[name])}")
+        print(
+            f"{name:12s} min {lo:.2%}  mean {np.mean(accs):.2%}  bar >= {BARS[name]:.0%}: {_ok(lo >= BARS[name])}"
+        )
     return rows
 
 
@@ -280,9 +341,15 @@ def bench_accuracy(seeds: list[int]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all in notebooks/)")
-    parser.add_argument("--parts", nargs="+", choices=("notebooks", "widgets", "accuracy"),
-                        default=["notebooks", "widgets", "accuracy"])
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: all in notebooks/)"
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("notebooks", "widgets", "accuracy"),
+        default=["notebooks", "widgets", "accuracy"],
+    )
     parser.add_argument("--modes", nargs="+", choices=("quick", "full"), default=["quick", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--repeats", type=int, default=7, help="widget updates measured per widget")
@@ -300,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": sys.platform}}
     if "notebooks" in args.parts:
         paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
-        results["notebooks"] = bench_notebooks([p.resolve() for p in paths], args.modes, args.timeout)
+        results["notebooks"] = bench_notebooks(
+            [p.resolve() for p in paths], args.modes, args.timeout
+        )
     if "widgets" in args.parts:
         results["widgets"] = bench_widgets(args.repeats)
     if "accuracy" in args.parts:

@@ -67,8 +67,11 @@ def membership(splits: int) -> None:
                     )
                     print(f"    {s.summary()}")
         mean = float(np.mean(aucs))
-        bar(f"{name} loss-MIA AUC, mean of {splits} splits", f"{mean:.3f} (each: "
-            + ", ".join(f"{a:.3f}" for a in aucs) + ")", goal(mean))
+        bar(
+            f"{name} loss-MIA AUC, mean of {splits} splits",
+            f"{mean:.3f} (each: " + ", ".join(f"{a:.3f}" for a in aucs) + ")",
+            goal(mean),
+        )
 
 
 def tabular_evasion() -> None:
@@ -83,19 +86,37 @@ def tabular_evasion() -> None:
     t0 = time.perf_counter()
     r = constrained_attack(model, x, spec, source=1, target=0, budget=1.0, steps=20, rounds=3)
     v = spec.validity(r.x_adv, x)
-    print(f"  test accuracy {models.accuracy(model, ub, yb):.3f}; {len(x)} benign tumours attacked "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"  test accuracy {models.accuracy(model, ub, yb):.3f}; {len(x)} benign tumours attacked "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     bar("bounded success", f"{r.success_rate:.1%}", r.success_rate >= 0.9)
-    bar("adversarial patients inside the observed ranges, size features unchanged",
-        f"{v.valid.mean():.1%}", bool(v.valid.all()))
-    naive = pgd(model, x, np.ones(len(x), int), eps=0.5, step_size=0.05, steps=40, norm="l2",
-                clip=None, random_start=False)
+    bar(
+        "adversarial patients inside the observed ranges, size features unchanged",
+        f"{v.valid.mean():.1%}",
+        bool(v.valid.all()),
+    )
+    naive = pgd(
+        model,
+        x,
+        np.ones(len(x), int),
+        eps=0.5,
+        step_size=0.05,
+        steps=40,
+        norm="l2",
+        clip=None,
+        random_start=False,
+    )
     ok = models.predict_labels(model, naive) == 0
     nv = spec.validity(naive, x)
     counts = nv.counts()
-    bar("naive unbounded PGD (L2 0.5)", f"success {ok.mean():.1%}, possible patients "
+    bar(
+        "naive unbounded PGD (L2 0.5)",
+        f"success {ok.mean():.1%}, possible patients "
         f"{nv.valid.mean():.1%} ({counts['out of bounds']} out of range, "
-        f"{counts['immutable changed']} with a changed size feature, of {len(x)})", None)
+        f"{counts['immutable changed']} with a changed size feature, of {len(x)})",
+        None,
+    )
 
 
 def dp_mnist(directory: Path, record: bool) -> None:
@@ -109,41 +130,84 @@ def dp_mnist(directory: Path, record: bool) -> None:
     f, ft = scatter_features(x / 255.0), scatter_features(xt / 255.0)
     print(f"  fixed features {f.shape[1]} per image in {time.perf_counter() - t0:.1f} s")
     batch, epochs, lr = 500, 15, 0.5
-    sweep = dp_sweep((f, y), (ft, yt), noise_multipliers=[0.0, 1.91, 3.0],
-                     batch_size=batch, epochs=epochs, learning_rate=lr, mia_size=2000)
+    sweep = dp_sweep(
+        (f, y),
+        (ft, yt),
+        noise_multipliers=[0.0, 1.91, 3.0],
+        batch_size=batch,
+        epochs=epochs,
+        learning_rate=lr,
+        mia_size=2000,
+    )
     for p in sweep.points:
-        print(f"  sigma {p.noise_multiplier:.2f}: epsilon {p.epsilon:.2f}, test accuracy "
-              f"{p.accuracy:.1%}, train {p.train_accuracy:.1%}, loss-MIA AUC {p.mia_auc:.3f}")
+        print(
+            f"  sigma {p.noise_multiplier:.2f}: epsilon {p.epsilon:.2f}, test accuracy "
+            f"{p.accuracy:.1%}, train {p.train_accuracy:.1%}, loss-MIA AUC {p.mia_auc:.3f}"
+        )
     best = [p for p in sweep.points if p.epsilon <= 3.0]
     top = max(best, key=lambda p: p.accuracy)
-    bar(f"accuracy at epsilon {top.epsilon:.2f} <= 3 (delta 1e-5)", f"{top.accuracy:.1%}",
-        top.accuracy >= 0.9)
-    bar("its loss-MIA AUC (2,000 members vs 2,000 non-members)", f"{top.mia_auc:.3f}",
-        top.mia_auc <= 0.55)
+    bar(
+        f"accuracy at epsilon {top.epsilon:.2f} <= 3 (delta 1e-5)",
+        f"{top.accuracy:.1%}",
+        top.accuracy >= 0.9,
+    )
+    bar(
+        "its loss-MIA AUC (2,000 members vs 2,000 non-members)",
+        f"{top.mia_auc:.3f}",
+        top.mia_auc <= 0.55,
+    )
     # throughput, side by side: the same linear head, plain Keras fit vs DP-SGD, warmed up
     reps = 3
     plain_fit((f, y), epochs=1, batch_size=batch)
     t0 = time.perf_counter()
     plain_fit((f, y), epochs=reps, batch_size=batch)
     t_plain = time.perf_counter() - t0
-    dp_fit(linear_head(f.shape[1]), f, y, noise_multiplier=1.91, batch_size=batch, epochs=1,
-           learning_rate=lr, delta=1e-5, progress=False)
+    dp_fit(
+        linear_head(f.shape[1]),
+        f,
+        y,
+        noise_multiplier=1.91,
+        batch_size=batch,
+        epochs=1,
+        learning_rate=lr,
+        delta=1e-5,
+        progress=False,
+    )
     t0 = time.perf_counter()
-    dp_fit(linear_head(f.shape[1]), f, y, noise_multiplier=1.91, batch_size=batch, epochs=reps,
-           learning_rate=lr, delta=1e-5, progress=False)
+    dp_fit(
+        linear_head(f.shape[1]),
+        f,
+        y,
+        noise_multiplier=1.91,
+        batch_size=batch,
+        epochs=reps,
+        learning_rate=lr,
+        delta=1e-5,
+        progress=False,
+    )
     t_dp = time.perf_counter() - t0
     sp, sd = reps * len(f) / t_plain, reps * len(f) / t_dp
-    bar("throughput", f"plain fit {sp:.0f} samples/s, DP-SGD {sd:.0f} samples/s: "
-        f"{sd / sp:.2f}x", sd / sp >= 0.25)
+    bar(
+        "throughput",
+        f"plain fit {sp:.0f} samples/s, DP-SGD {sd:.0f} samples/s: {sd / sp:.2f}x",
+        sd / sp >= 0.25,
+    )
     if record:
         from bench._record import record as write
 
-        write("bench/healthcare.py", [{
-            "chapter": 7, "defence": "DP-SGD (linear head on fixed features)",
-            "clean": round(sweep.points[0].accuracy, 4), "attacked": round(top.accuracy, 4),
-            "attack": f"loss-MIA AUC {top.mia_auc:.3f} at epsilon {top.epsilon:.2f}",
-            "cost": f"{sd / sp:.2f}x plain fit throughput",
-        }])
+        write(
+            "bench/healthcare.py",
+            [
+                {
+                    "chapter": 7,
+                    "defence": "DP-SGD (linear head on fixed features)",
+                    "clean": round(sweep.points[0].accuracy, 4),
+                    "attacked": round(top.accuracy, 4),
+                    "attack": f"loss-MIA AUC {top.mia_auc:.3f} at epsilon {top.epsilon:.2f}",
+                    "cost": f"{sd / sp:.2f}x plain fit throughput",
+                }
+            ],
+        )
 
 
 def main() -> None:

@@ -41,8 +41,14 @@ import _record  # noqa: E402 - the bench's shared machine description
 TABLE = ROOT / "modelsec_edu" / "run_seconds.json"
 MAX_SECONDS, MAX_MB = 300, 1500
 # Variables a developer may have set that would change what a learner gets.
-_CLEAR = ("MODELSEC_EDU_QUICK", "MODELSEC_EDU_CACHE", "MODELSEC_EDU_DATA", "MODELSEC_EDU_OFFLINE",
-          "MODELSEC_EDU_CONFIG", "MODELSEC_EDU_RETRAIN")
+_CLEAR = (
+    "MODELSEC_EDU_QUICK",
+    "MODELSEC_EDU_CACHE",
+    "MODELSEC_EDU_DATA",
+    "MODELSEC_EDU_OFFLINE",
+    "MODELSEC_EDU_CONFIG",
+    "MODELSEC_EDU_RETRAIN",
+)
 
 
 def notebooks(chapters: list[str]) -> list[Path]:
@@ -50,27 +56,52 @@ def notebooks(chapters: list[str]) -> list[Path]:
     return [nb for nb in found if not chapters or nb.name[:2] in chapters]
 
 
-def run_one(nb: Path, route: str, mnist: Path, timeout: int, core: str,
-            mode: str = "full", python: str = sys.executable) -> dict:
+def run_one(
+    nb: Path,
+    route: str,
+    mnist: Path,
+    timeout: int,
+    core: str,
+    mode: str = "full",
+    python: str = sys.executable,
+) -> dict:
     """Run one notebook in a fresh home; return its seconds, peak MB and outcome."""
     home = Path(tempfile.mkdtemp(prefix=f"routes-{nb.name[:2]}-"))
     env = {k: v for k, v in os.environ.items() if k not in _CLEAR}
-    env.update(XDG_CACHE_HOME=str(home / "cache"), XDG_CONFIG_HOME=str(home / "config"),
-               MPLBACKEND="Agg", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        MPLBACKEND="Agg",
+        PYTHONPATH=str(ROOT),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     if mode == "quick":
         env["MODELSEC_EDU_QUICK"] = "1"
     if route == "online":
         env["MODELSEC_EDU_DATA"] = str(mnist)
     else:
         env["MODELSEC_EDU_OFFLINE"] = "1"
-    cmd = [python, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-           f"--ExecutePreprocessor.timeout={timeout}", "--output-dir", str(home),
-           "--output", "out.ipynb", str(nb)]
+    cmd = [
+        python,
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        f"--ExecutePreprocessor.timeout={timeout}",
+        "--output-dir",
+        str(home),
+        "--output",
+        "out.ipynb",
+        str(nb),
+    ]
     if core and shutil.which("taskset"):
         cmd = ["taskset", "-c", core, *cmd]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=nb.parent, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=nb.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         out, _ = proc.communicate(timeout=timeout + 120)
         killed = False
@@ -86,12 +117,22 @@ def run_one(nb: Path, route: str, mnist: Path, timeout: int, core: str,
     ok = proc.returncode == 0 and not killed
     tail = out.decode(errors="replace").strip().splitlines()[-3:] if not ok else []
     if killed:
-        tail = [f"killed after {seconds:.0f} s (over the {timeout + 120} s limit), "
-                f"having used {cpu_so_far:.0f} CPU s"]
+        tail = [
+            f"killed after {seconds:.0f} s (over the {timeout + 120} s limit), "
+            f"having used {cpu_so_far:.0f} CPU s"
+        ]
     shutil.rmtree(home, ignore_errors=True)
-    return {"chapter": nb.name[:2], "notebook": nb.name, "route": route, "mode": mode,
-            "seconds": seconds, "cpu_seconds": cpu,
-            "peak_mb": peak_mb, "ok": ok, "error": " | ".join(tail)[-300:]}
+    return {
+        "chapter": nb.name[:2],
+        "notebook": nb.name,
+        "route": route,
+        "mode": mode,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_mb": peak_mb,
+        "ok": ok,
+        "error": " | ".join(tail)[-300:],
+    }
 
 
 def _tree_cpu(pid: int) -> float:
@@ -145,14 +186,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="two-digit chapter numbers (default: all)")
     parser.add_argument("--route", choices=("online", "offline", "both"), default="both")
-    parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist-t10k")
-    parser.add_argument("--mode", choices=("full", "quick"), default="full",
-                        help="full: the default a learner gets (quick: what CI runs)")
+    parser.add_argument(
+        "--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist-t10k"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("full", "quick"),
+        default="full",
+        help="full: the default a learner gets (quick: what CI runs)",
+    )
     parser.add_argument("--timeout", type=int, default=900, help="seconds per notebook")
     parser.add_argument("--core", default="0", help="taskset core list ('' for no pinning)")
-    parser.add_argument("--python", default=sys.executable,
-                        help="the environment to run the notebooks in (e.g. a fresh venv from "
-                        "binder/requirements.txt after binder/postBuild)")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the environment to run the notebooks in (e.g. a fresh venv from "
+        "binder/requirements.txt after binder/postBuild)",
+    )
     parser.add_argument("--record", action="store_true", help=f"merge into {TABLE.name}")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
@@ -178,10 +228,13 @@ def main(argv: list[str] | None = None) -> int:
             bars = verdict(row)
             mb = "n/a" if row["peak_mb"] is None else f"{row['peak_mb']:.0f}"
             cpu = "n/a" if row.get("cpu_seconds") is None else f"{row['cpu_seconds']:.0f}"
-            print(f"{nb.name:<34} {route:<8} {row['seconds']:8.0f} {cpu:>8} {mb:>8}  {bars}",
-                  flush=True)
-    print(f"machine: {_record.machine()}; pinned to core {args.core or 'none'}; "
-          f"python {args.python}")
+            print(
+                f"{nb.name:<34} {route:<8} {row['seconds']:8.0f} {cpu:>8} {mb:>8}  {bars}",
+                flush=True,
+            )
+    print(
+        f"machine: {_record.machine()}; pinned to core {args.core or 'none'}; python {args.python}"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     if args.record:

@@ -30,7 +30,9 @@ import numpy as np
 from modelsec_edu import data, models, poisoning, tampering
 from modelsec_edu.supply_chain import integrity
 
-DEFAULT_DATA = os.environ.get("MODELSEC_EDU_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"))
+DEFAULT_DATA = os.environ.get(
+    "MODELSEC_EDU_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k")
+)
 TARGET = 0
 
 
@@ -57,21 +59,32 @@ def bit_flips(clean, xtr, ytr, xte, yte, t_train):
     # 5 epochs at batch 128, Adam at its default rate, no schedule), so the bar is not met on one model only.
     keras.utils.set_random_seed(1)
     other = models.small_cnn()
-    other.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    other.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     other.fit(xtr, ytr, epochs=5, batch_size=128, verbose=0)
     ok_bfa = True
-    for name, victim in (("course CNN", clean), ("independent CNN (seed 1, 5 epochs, batch 128)", other)):
+    for name, victim in (
+        ("course CNN", clean),
+        ("independent CNN (seed 1, 5 epochs, batch 128)", other),
+    ):
         t = time.perf_counter()
-        _, log = tampering.bit_flip_attack(victim, xtr, ytr, flips=20, seed=0, batch_size=256,
-                                           eval_data=(xte, yte))
+        _, log = tampering.bit_flip_attack(
+            victim, xtr, ytr, flips=20, seed=0, batch_size=256, eval_data=(xte, yte)
+        )
         t_bfa = time.perf_counter() - t
-        print(f"  {name}: 8-bit accuracy {models.accuracy(tampering.quantize(victim), xte, yte):.2%}")
+        print(
+            f"  {name}: 8-bit accuracy {models.accuracy(tampering.quantize(victim), xte, yte):.2%}"
+        )
         for i, e in enumerate(log, 1):
             print(f"    flip {i:>2}: {e}")
         final = log[-1].accuracy if log else acc_q
-        print(f"  BFA on the {name}: {len(log)} flips in {t_bfa:.0f} s ({t_bfa / t_train:.2f}x one "
-              f"training); accuracy {final:.2%} after them, lowest {min(e.accuracy for e in log):.2%}")
+        print(
+            f"  BFA on the {name}: {len(log)} flips in {t_bfa:.0f} s ({t_bfa / t_train:.2f}x one "
+            f"training); accuracy {final:.2%} after them, lowest {min(e.accuracy for e in log):.2%}"
+        )
         ok_bfa &= check(f"BFA accuracy <= 11% after 20 flips ({name})", final <= 0.11)
     return ok_bfa, acc_q
 
@@ -79,13 +92,19 @@ def bit_flips(clean, xtr, ytr, xte, yte, t_train):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
-    parser.add_argument("--quick", action="store_true", help="fewer models: a smoke test, not the bars")
-    parser.add_argument("--bfa-only", action="store_true", help="only the Bit-Flip Attack on its two victims")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer models: a smoke test, not the bars"
+    )
+    parser.add_argument(
+        "--bfa-only", action="store_true", help="only the Bit-Flip Attack on its two victims"
+    )
     args = parser.parse_args()
     (xtr, ytr), (xte, yte) = data.load_mnist(args.data, download=False, verbose=False)
     xtr, xte = data.to_float(xtr), data.to_float(xte)
     ytr, yte = ytr.astype("int64"), yte.astype("int64")
-    print(f"data: {len(xtr)} train / {len(xte)} test from {args.data}; keras {keras.__version__} ({keras.backend.backend()})")
+    print(
+        f"data: {len(xtr)} train / {len(xte)} test from {args.data}; keras {keras.__version__} ({keras.backend.backend()})"
+    )
     rates = [0.01, 0.03] if args.quick else [0.0025, 0.005, 0.01, 0.02, 0.03, 0.05]
     seeds = [0] if args.quick else [0, 1, 2]
     results = {}
@@ -95,13 +114,17 @@ def main() -> int:
     clean = train_cnn(xtr, ytr, seed=0)
     t_train = time.perf_counter() - t
     acc_clean = models.accuracy(clean, xte, yte)
-    print(f"\nclean CNN: accuracy {acc_clean:.2%}, trained in {t_train:.0f} s (the time unit below)")
+    print(
+        f"\nclean CNN: accuracy {acc_clean:.2%}, trained in {t_train:.0f} s (the time unit below)"
+    )
     if args.bfa_only:
         ok_bfa, _ = bit_flips(clean, xtr, ytr, xte, yte, t_train)
         return 0 if ok_bfa else 1
 
     # ------------------------------------------------------------------ BadNets
-    print("\nBadNets, 4x4 checkerboard in the top-left corner, target 0: ASR and clean accuracy by poisoned share")
+    print(
+        "\nBadNets, 4x4 checkerboard in the top-left corner, target 0: ASR and clean accuracy by poisoned share"
+    )
     print(f"  {'rate':>6} {'seed':>4} {'poisons':>7} {'ASR':>7} {'clean acc':>9} {'vs clean':>8}")
     models_at = {}
     for rate in rates:
@@ -112,65 +135,98 @@ def main() -> int:
             acc = models.accuracy(m, xte, yte)
             results.setdefault(rate, []).append((asr, acc))
             models_at[(rate, seed)] = (m, xp, yp, idx)
-            print(f"  {rate:>6.2%} {seed:>4} {len(idx):>7} {asr:>7.2%} {acc:>9.2%} {100 * (acc - acc_clean):>+7.2f}pt")
+            print(
+                f"  {rate:>6.2%} {seed:>4} {len(idx):>7} {asr:>7.2%} {acc:>9.2%} {100 * (acc - acc_clean):>+7.2f}pt"
+            )
     ok_badnets = any(
-        all(asr >= 0.99 and abs(acc - acc_clean) <= 0.01 for asr, acc in results[r]) for r in rates if r <= 0.03
+        all(asr >= 0.99 and abs(acc - acc_clean) <= 0.01 for asr, acc in results[r])
+        for r in rates
+        if r <= 0.03
     )
-    check("BadNets ASR >= 99% at <= 3% poisoned (every seed), clean accuracy within 1 point", ok_badnets)
+    check(
+        "BadNets ASR >= 99% at <= 3% poisoned (every seed), clean accuracy within 1 point",
+        ok_badnets,
+    )
     if not args.quick:
-        xp, yp, _ = poisoning.badnets(xtr, ytr, target=TARGET, rate=0.03, seed=0, position="bottom-right")
+        xp, yp, _ = poisoning.badnets(
+            xtr, ytr, target=TARGET, rate=0.03, seed=0, position="bottom-right"
+        )
         m = train_cnn(xp, yp, seed=0)
         asr = poisoning.attack_success_rate(m, xte, yte, target=TARGET, position="bottom-right")
-        print(f"  the same at 3% in the bottom-right corner (half outside the CNN's view): ASR {asr:.2%}")
+        print(
+            f"  the same at 3% in the bottom-right corner (half outside the CNN's view): ASR {asr:.2%}"
+        )
 
     # ------------------------------------------------------------------ detection and sanitisation
     m, xp, yp, idx = models_at[(0.03, 0)]
     feats = poisoning.features(m, xp)
-    print("\ndetection on the 3% BadNets model (penultimate-layer features of the poisoned training set)")
+    print(
+        "\ndetection on the 3% BadNets model (penultimate-layer features of the poisoned training set)"
+    )
     t = time.perf_counter()
     candidates = poisoning.activation_clustering(feats, yp)
     r0 = poisoning.evaluate(candidates.flagged, idx, len(yp))
-    print(f"  activation clustering, relative size alone: classes {candidates.classes}, precision {r0['precision']:.1%}, "
-          f"recall {r0['recall']:.1%}, clean flagged {r0['clean_flagged']:.2%}")
+    print(
+        f"  activation clustering, relative size alone: classes {candidates.classes}, precision {r0['precision']:.1%}, "
+        f"recall {r0['recall']:.1%}, clean flagged {r0['clean_flagged']:.2%}"
+    )
     ac = poisoning.exclusionary_reclassification(candidates, xp, yp)
     t_ac = time.perf_counter() - t
     rep = poisoning.evaluate(ac.flagged, idx, len(yp))
-    print(f"  + exclusionary reclassification: classes {ac.classes}, precision {rep['precision']:.1%}, "
-          f"recall {rep['recall']:.1%}, clean flagged {rep['clean_flagged']:.2%} ({t_ac:.1f} s for both)")
-    ok_det = check("detection recall >= 80% with <= 5% of clean samples flagged",
-                   rep["recall"] >= 0.8 and rep["clean_flagged"] <= 0.05)
+    print(
+        f"  + exclusionary reclassification: classes {ac.classes}, precision {rep['precision']:.1%}, "
+        f"recall {rep['recall']:.1%}, clean flagged {rep['clean_flagged']:.2%} ({t_ac:.1f} s for both)"
+    )
+    ok_det = check(
+        "detection recall >= 80% with <= 5% of clean samples flagged",
+        rep["recall"] >= 0.8 and rep["clean_flagged"] <= 0.05,
+    )
     for eps in (0.05, 0.25):
         sp = poisoning.spectral_signatures(feats, yp, eps=eps)
         r = poisoning.evaluate(sp.flagged, idx, len(yp))
-        print(f"  spectral signatures, eps bound {eps:.0%}: precision {r['precision']:.1%}, recall {r['recall']:.1%}, "
-              f"clean flagged {r['clean_flagged']:.2%}")
+        print(
+            f"  spectral signatures, eps bound {eps:.0%}: precision {r['precision']:.1%}, recall {r['recall']:.1%}, "
+            f"clean flagged {r['clean_flagged']:.2%}"
+        )
     xs, ys, _ = poisoning.sanitize(xp, yp, ac.flagged)
     ms = train_cnn(xs, ys, seed=0)
-    print(f"  retrained without the flagged samples: ASR {poisoning.attack_success_rate(ms, xte, yte, target=TARGET):.2%}, "
-          f"clean accuracy {models.accuracy(ms, xte, yte):.2%}")
+    print(
+        f"  retrained without the flagged samples: ASR {poisoning.attack_success_rate(ms, xte, yte, target=TARGET):.2%}, "
+        f"clean accuracy {models.accuracy(ms, xte, yte):.2%}"
+    )
 
     # ------------------------------------------------------------------ clean-label and trojan
     if not args.quick:
-        print("\nclean-label (label-consistent) backdoor: PGD eps 0.3 against the clean CNN, then the trigger; labels untouched")
+        print(
+            "\nclean-label (label-consistent) backdoor: PGD eps 0.3 against the clean CNN, then the trigger; labels untouched"
+        )
         for rate in (0.03, 0.05):
-            xc, yc, idc = poisoning.label_consistent(clean, xtr, ytr, target=TARGET, rate=rate, eps=0.3, steps=20, seed=0)
+            xc, yc, idc = poisoning.label_consistent(
+                clean, xtr, ytr, target=TARGET, rate=rate, eps=0.3, steps=20, seed=0
+            )
             mc = train_cnn(xc, yc, seed=0)
-            print(f"  {rate:.0%} of the set ({len(idc)} images of class {TARGET}, labels all correct: "
-                  f"{bool(np.all(yc == ytr))}): ASR {poisoning.attack_success_rate(mc, xte, yte, target=TARGET):.2%}, "
-                  f"clean accuracy {models.accuracy(mc, xte, yte):.2%}")
+            print(
+                f"  {rate:.0%} of the set ({len(idc)} images of class {TARGET}, labels all correct: "
+                f"{bool(np.all(yc == ytr))}): ASR {poisoning.attack_success_rate(mc, xte, yte, target=TARGET):.2%}, "
+                f"clean accuracy {models.accuracy(mc, xte, yte):.2%}"
+            )
     keras.utils.set_random_seed(0)
     trojan = tampering.trojan_finetune(clean, xtr[:1000], ytr[:1000], target=TARGET, seed=0)
-    print(f"\ntrojan by fine-tuning the released CNN on 1,000 clean samples + 100 triggered copies (10 epochs): "
-          f"ASR {poisoning.attack_success_rate(trojan, xte, yte, target=TARGET):.2%} "
-          f"(release {poisoning.attack_success_rate(clean, xte, yte, target=TARGET):.2%}), "
-          f"clean accuracy {models.accuracy(trojan, xte, yte):.2%} (release {acc_clean:.2%})")
+    print(
+        f"\ntrojan by fine-tuning the released CNN on 1,000 clean samples + 100 triggered copies (10 epochs): "
+        f"ASR {poisoning.attack_success_rate(trojan, xte, yte, target=TARGET):.2%} "
+        f"(release {poisoning.attack_success_rate(clean, xte, yte, target=TARGET):.2%}), "
+        f"clean accuracy {models.accuracy(trojan, xte, yte):.2%} (release {acc_clean:.2%})"
+    )
 
     ok_bfa, acc_q = bit_flips(clean, xtr, ytr, xte, yte, t_train)
     drops = []
     for s in range(10):
         rm, _ = tampering.random_bit_flips(clean, flips=20, seed=s)
         drops.append(acc_q - models.accuracy(rm, xte, yte))
-    print(f"  20 random flips, 10 seeds: accuracy drop mean {100 * np.mean(drops):.2f} pt, worst {100 * np.max(drops):.2f} pt")
+    print(
+        f"  20 random flips, 10 seeds: accuracy drop mean {100 * np.mean(drops):.2f} pt, worst {100 * np.max(drops):.2f} pt"
+    )
     ok_rand = check("20 random flips cost < 2 points (mean over 10 seeds)", np.mean(drops) < 0.02)
 
     # ------------------------------------------------------------------ integrity
@@ -191,8 +247,10 @@ def main() -> int:
             except integrity.IntegrityError:
                 caught += 1
         t_int = time.perf_counter() - t
-    print(f"\nintegrity: {caught}/{len(positions)} single-bit changes at random positions of a "
-          f"{path.stat().st_size if path.exists() else n_bits // 8}-byte .keras file detected ({t_int / len(positions) * 1e3:.1f} ms each)")
+    print(
+        f"\nintegrity: {caught}/{len(positions)} single-bit changes at random positions of a "
+        f"{path.stat().st_size if path.exists() else n_bits // 8}-byte .keras file detected ({t_int / len(positions) * 1e3:.1f} ms each)"
+    )
     ok_int = check("100% of single-bit changes detected", caught == len(positions))
 
     ok = ok_badnets and ok_det and ok_bfa and ok_rand and ok_int

@@ -123,8 +123,10 @@ def figures(name: str, model, test) -> dict:
     x, y = test
     if "fgsm" in name or "pgd" in name or "trades" in name or "advgan" in name:
         r = evasion.robustness(model, x[:500], y[:500], eps=0.3)
-        return {"clean accuracy (500 test images)": r["clean"],
-                "PGD-40 robust accuracy at eps 0.3 (500 test images)": r["pgd"]}
+        return {
+            "clean accuracy (500 test images)": r["clean"],
+            "PGD-40 robust accuracy at eps 0.3 (500 test images)": r["pgd"],
+        }
     return {"clean test accuracy (2,000 images)": models.accuracy(model, x, y)}
 
 
@@ -174,10 +176,13 @@ def train(name: str, train_data):
 
 
 def card(name: str, rec: dict) -> str:
-    figs = "\n".join(
-        f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
-        for k, v in rec["figures"].items()
-    ) or "| (a generator: no accuracy figure) | |"
+    figs = (
+        "\n".join(
+            f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+            for k, v in rec["figures"].items()
+        )
+        or "| (a generator: no accuracy figure) | |"
+    )
     took = rec.get("train_seconds")
     took = f"{took:.0f} s" if isinstance(took, (int, float)) else "not recorded"
     return f"""# Model card: `{name}`
@@ -244,12 +249,20 @@ def main(argv: list[str] | None = None) -> int:
         inputs = probe_inputs(name)
         out = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
         np.savez(stage / f"{name}.weights.npz", *model.get_weights())
-        np.savez(stage / f"{name}.probe.npz", out=out, **{f"in{i}": a for i, a in enumerate(inputs)})
+        np.savez(
+            stage / f"{name}.probe.npz", out=out, **{f"in{i}": a for i, a in enumerate(inputs)}
+        )
         rec.setdefault("figures", {}).update(trainer_figures(rec))
         rec["figures"].update(figures(name, model, test))
-        rec.update(name=name, data=rec.get("data", DATA), n_train=rec.get("n_train", 8000),
-                   seed=rec.get("seed", 0), machine=rec.get("machine", "not recorded"),
-                   train_seconds=rec.get("train_seconds"), history=rec.get("history", {}))
+        rec.update(
+            name=name,
+            data=rec.get("data", DATA),
+            n_train=rec.get("n_train", 8000),
+            seed=rec.get("seed", 0),
+            machine=rec.get("machine", "not recorded"),
+            train_seconds=rec.get("train_seconds"),
+            history=rec.get("history", {}),
+        )
         if "settings" not in rec:
             rec["settings"] = models.recipes.RECIPES[zoo.RECIPES[name][0]]
         plan[name], records[name] = build_expr(name), rec
@@ -258,8 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     (stage / "plan.json").write_text(json.dumps(plan))
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    run = subprocess.run([str(args.keras_python), "-c", SAVE, str(stage), str(OUT)],
-                         env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [str(args.keras_python), "-c", SAVE, str(stage), str(OUT)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if run.returncode:
         print(run.stderr[-3000:])
         return 1
@@ -267,21 +284,33 @@ def main(argv: list[str] | None = None) -> int:
     listed = integrity.read_manifest(OUT / "manifest.json")
     for name, rec in records.items():
         rec.update(saved_keras=saved["keras"], rebuild_max_diff=saved["diff"][name])
-        for suffix, text in ((".json", json.dumps(rec, indent=1, default=float)), (".md", card(name, rec))):
+        for suffix, text in (
+            (".json", json.dumps(rec, indent=1, default=float)),
+            (".md", card(name, rec)),
+        ):
             f = OUT / f"{name}{suffix}"
             f.write_text(text + "\n", encoding="utf-8")
             integrity.record(f, OUT / "manifest.json", replace=f.name in listed)
-    run = subprocess.run([str(args.keras_python), "-c", SIGN, str(OUT), str(args.key)],
-                         env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [str(args.keras_python), "-c", SIGN, str(OUT), str(args.key)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     print(run.stdout.strip() or run.stderr[-2000:])
     for name in records:  # read back here, under this Keras, through the zoo's own checks
         model = zoo.load(*zoo.shipped.files(name))
         with np.load(stage / f"{name}.probe.npz") as f:
             ins = [f[k] for k in sorted(k for k in f.files if k.startswith("in"))]
-            diff = float(np.abs(keras.ops.convert_to_numpy(model(ins if len(ins) > 1 else ins[0]))
-                                - f["out"]).max())
-        print(f"{name}: saved by Keras {saved['keras']}, loads in {keras.__version__}, "
-              f"max logit difference {diff:.2e}")
+            diff = float(
+                np.abs(
+                    keras.ops.convert_to_numpy(model(ins if len(ins) > 1 else ins[0])) - f["out"]
+                ).max()
+            )
+        print(
+            f"{name}: saved by Keras {saved['keras']}, loads in {keras.__version__}, "
+            f"max logit difference {diff:.2e}"
+        )
     size = sum(f.stat().st_size for f in OUT.iterdir()) / 1e6
     print(f"shipped folder: {size:.1f} MB (bar 15 MB); {len(zoo.shipped.names())} models")
     return 0

@@ -118,7 +118,9 @@ def accuracy_curves(
     if not curves:
         raise ValueError("curves must name at least one curve, got none")
     percent = check_bool(percent, "percent")
-    xlabel, ylabel, title = (_text(v, n) for v, n in ((xlabel, "xlabel"), (ylabel, "ylabel"), (title, "title")))
+    xlabel, ylabel, title = (
+        _text(v, n) for v, n in ((xlabel, "xlabel"), (ylabel, "ylabel"), (title, "title"))
+    )
     fig, ax = _new_axes(ax, (5.5, 3.5))
     scale = 100.0 if percent else 1.0
     for name, ys in curves.items():

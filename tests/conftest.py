@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_MNIST = Path(os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist-t10k"))
+REAL_MNIST = Path(
+    os.environ.get("MODELSEC_EDU_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist-t10k")
+)
 
 
 @pytest.fixture(autouse=True)

@@ -114,7 +114,7 @@ BY_NAME: dict[str, Callable[[Inputs], Any]] = {
     "scale": lambda c: 0.1,
     "s_in": lambda c: c.s_in,
     "s_out": lambda c: c.s_out,
-    "make_model": lambda c: (lambda: c.mlp),
+    "make_model": lambda c: lambda: c.mlp,
     "models_": lambda c: {"mlp": c.mlp},
     "masks": lambda c: c.masks,
     "coverage": lambda c: 0.9,
@@ -173,20 +173,86 @@ def exemption(qualname: str) -> str | None:
 # ---------------------------------------------------------------- kinds of parameter
 
 _POSITIVE_INTS = {
-    "steps", "epochs", "batch_size", "n", "restarts", "queries", "flips", "size", "n_show",
-    "ncols", "bins", "rounds", "frames", "n_shadow", "n_targets", "latent_dim", "width",
-    "depth", "levels", "samples", "customers", "terminals", "days", "chunk", "dims",
-    "neighbours", "n_features", "candidates", "max_flips", "weights_to_try", "sample_every",
-    "num_classes", "n_classes", "chunk_size", "side", "test_size",
+    "steps",
+    "epochs",
+    "batch_size",
+    "n",
+    "restarts",
+    "queries",
+    "flips",
+    "size",
+    "n_show",
+    "ncols",
+    "bins",
+    "rounds",
+    "frames",
+    "n_shadow",
+    "n_targets",
+    "latent_dim",
+    "width",
+    "depth",
+    "levels",
+    "samples",
+    "customers",
+    "terminals",
+    "days",
+    "chunk",
+    "dims",
+    "neighbours",
+    "n_features",
+    "candidates",
+    "max_flips",
+    "weights_to_try",
+    "sample_every",
+    "num_classes",
+    "n_classes",
+    "chunk_size",
+    "side",
+    "test_size",
 }
 _NONNEG_FLOATS = {
-    "eps", "step_size", "learning_rate", "rate", "fraction", "scale", "noise_multiplier",
-    "delta", "tolerance", "l2_norm_clip", "overshoot", "max_eps", "max_eps_linf", "max_eps_l2",
-    "p_init", "alpha", "weight_decay", "momentum", "budget", "false_alarms", "coverage",
+    "eps",
+    "step_size",
+    "learning_rate",
+    "rate",
+    "fraction",
+    "scale",
+    "noise_multiplier",
+    "delta",
+    "tolerance",
+    "l2_norm_clip",
+    "overshoot",
+    "max_eps",
+    "max_eps_linf",
+    "max_eps_l2",
+    "p_init",
+    "alpha",
+    "weight_decay",
+    "momentum",
+    "budget",
+    "false_alarms",
+    "coverage",
 }
 _ARRAYS = {
-    "x", "y", "x_adv", "x_train", "y_train", "x_test", "y_test", "x_attack", "y_attack",
-    "images", "probs", "logits", "features", "labels", "masks", "s_in", "s_out", "q", "grad",
+    "x",
+    "y",
+    "x_adv",
+    "x_train",
+    "y_train",
+    "x_test",
+    "y_test",
+    "x_attack",
+    "y_attack",
+    "images",
+    "probs",
+    "logits",
+    "features",
+    "labels",
+    "masks",
+    "s_in",
+    "s_out",
+    "q",
+    "grad",
 }
 _LABELS = {"y", "y_train", "y_test", "y_attack", "labels"}
 
@@ -224,7 +290,9 @@ def _const(v: Any) -> Callable[[Any], Any]:
     return lambda _valid: v
 
 
-def probes(param: inspect.Parameter, *, has_classes: bool) -> list[tuple[str, Callable[[Any], Any]]]:
+def probes(
+    param: inspect.Parameter, *, has_classes: bool
+) -> list[tuple[str, Callable[[Any], Any]]]:
     """(label, spoil) pairs for one parameter: ``spoil(valid value)`` is the hostile value.
 
     ``has_classes``: the function knows how many classes there are (it takes a model or
@@ -235,12 +303,20 @@ def probes(param: inspect.Parameter, *, has_classes: bool) -> list[tuple[str, Ca
     if k == "bool":
         out += [("string 'yes'", _const("yes")), ("int 1", _const(1))]
     elif k == "int":
-        out += [("bool True", _const(True)), ("float 2.5", _const(2.5)), ("string '2'", _const("2"))]
+        out += [
+            ("bool True", _const(True)),
+            ("float 2.5", _const(2.5)),
+            ("string '2'", _const("2")),
+        ]
         out.append(("-1", _const(-1)))
         if name in _POSITIVE_INTS:
             out.append(("0", _const(0)))
     elif k == "float":
-        out += [("NaN", _const(float("nan"))), ("string '0.1'", _const("0.1")), ("bool True", _const(True))]
+        out += [
+            ("NaN", _const(float("nan"))),
+            ("string '0.1'", _const("0.1")),
+            ("bool True", _const(True)),
+        ]
         if name in _NONNEG_FLOATS:
             out.append(("-1.0", _const(-1.0)))
     elif k in ("str", "path"):
@@ -328,7 +404,7 @@ def _bank(c: Inputs):
 
 
 # backend
-row("backend.compiled")(lambda c: {"key": "hostile", "make": lambda: (lambda: 0)})
+row("backend.compiled")(lambda c: {"key": "hostile", "make": lambda: lambda: 0})
 row("backend.train_step")(lambda c: {"loss_fn": lambda f, x, y: f(x)})
 row("backend.value_and_grad")(lambda c: {"f": lambda v: (v, v)})
 # data
@@ -338,10 +414,14 @@ row("data.mnist.to_float")(lambda c: {"x": (c.x[..., 0] * 255).astype("uint8")})
 row("data.signs.compose")(
     lambda c: dict(zip(("rgb", "alpha"), (t[:2] for t in _templates())), params=_render(c))
 )
-row("data.signs.warp")(lambda c: {"img": c.x_sign[:2], "affine": np.tile(np.eye(3)[:2].ravel(), (2, 1))})
+row("data.signs.warp")(
+    lambda c: {"img": c.x_sign[:2], "affine": np.tile(np.eye(3)[:2].ravel(), (2, 1))}
+)
 row("data.tabular.stratified_split")(lambda c: {"x": c.tab, "y": c.y_tab})
 # evasion
-row("evasion.advgan.adversarial_fit")(lambda c: {"adv": _adv(c), "batch_size": 4, "progress": False})
+row("evasion.advgan.adversarial_fit")(
+    lambda c: {"adv": _adv(c), "batch_size": 4, "progress": False}
+)
 row("evasion.advgan.attack")(lambda c: {"generator": _adv(c)})
 row("evasion.advgan.train")(lambda c: {"adv": _adv(c), "batch_size": 4, "progress": False})
 row("evasion.apgd.dlr_loss")(lambda c: {"z": c.logits})
@@ -359,27 +439,48 @@ row("evasion.constrained.constrained_attack")(
     lambda c: dict(zip(("spec", "x"), _credit(c)[:2]), model=_credit_model(c), steps=2, rounds=1)
 )
 row("evasion.constrained.scores")(lambda c: {"model": _credit_model(c), "x": _credit(c)[1]})
-row("evasion.constrained.validity")(lambda c: {"spec": _credit(c)[0], "x_adv": _credit(c)[1], "x": _credit(c)[1]})
+row("evasion.constrained.validity")(
+    lambda c: {"spec": _credit(c)[0], "x_adv": _credit(c)[1], "x": _credit(c)[1]}
+)
 row("evasion.evaluation.accuracy_from_norms")(lambda c: {"eps": (0.0, 1.0)})
 row("evasion.evaluation.security_curve")(
-    lambda c: {"eps": (0.0, 0.1), "attack_fns": {"noise": lambda m, x, y, eps: x}, "progress": False}
+    lambda c: {
+        "eps": (0.0, 0.1),
+        "attack_fns": {"noise": lambda m, x, y, eps: x},
+        "progress": False,
+    }
 )
-row("evasion.gan.label_accuracy")(lambda c: {"generator": _cgan_generator(c), "classifier": c.mlp, "n": 4})
+row("evasion.gan.label_accuracy")(
+    lambda c: {"generator": _cgan_generator(c), "classifier": c.mlp, "n": 4}
+)
 row("evasion.gan.load_checkpoint")(lambda c: {"directory": c.fresh("gan")})
 row("evasion.gan.sample")(lambda c: {"generator": _gan(c).generator})
 row("evasion.gan.save_checkpoint")(lambda c: {"gan": _gan(c), "directory": c.fresh("gan")})
-row("evasion.gan.train")(lambda c: {"gan": _gan(c), "y": None, "on_samples": None, "progress": False})
+row("evasion.gan.train")(
+    lambda c: {"gan": _gan(c), "y": None, "on_samples": None, "progress": False}
+)
 row("evasion.gradient.pgd_tensor")(lambda c: {"logits_fn": c.mlp, "eps": 0.1, "step_size": 0.05})
-row("evasion.masking.bpda")(lambda c: {"model": __import__("modelsec_edu").evasion.quantized(c.mlp)})
+row("evasion.masking.bpda")(
+    lambda c: {"model": __import__("modelsec_edu").evasion.quantized(c.mlp)}
+)
 row("evasion.norms.direction")(lambda c: {"g": c.x})
 row("evasion.norms.per_sample_norm")(lambda c: {"v": c.x})
 row("evasion.norms.project")(lambda c: {"delta": c.x - 0.5})
 row("evasion.norms.random_start")(lambda c: {})
-row("evasion.patches.apply_patch")(lambda c: {"x": c.x_sign, "patch": np.full((4, 4, 3), 0.5, "float32")})
-row("evasion.patches.patch_adversarial_fit")(lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign})
+row("evasion.patches.apply_patch")(
+    lambda c: {"x": c.x_sign, "patch": np.full((4, 4, 3), 0.5, "float32")}
+)
+row("evasion.patches.patch_adversarial_fit")(
+    lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign}
+)
 row("evasion.patches.patch_placements")(lambda c: {"side": 4})
 row("evasion.patches.patch_success")(
-    lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign, "patch": np.full((4, 4, 3), 0.5, "float32")}
+    lambda c: {
+        "model": c.sign_model,
+        "x": c.x_sign,
+        "y": c.y_sign,
+        "patch": np.full((4, 4, 3), 0.5, "float32"),
+    }
 )
 row("evasion.patches.universal_patch")(
     lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign, "samples": 2}
@@ -403,14 +504,23 @@ row("evasion.physical.eot_gradient")(
 row("evasion.physical.params_to_tensors")(lambda c: {"params": _render(c)})
 row("evasion.physical.project_sticker")(lambda c: {"x": c.x_sign, "x_adv": c.x_sign * 0.5})
 row("evasion.physical.sticker_attack")(
-    lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign, "target": 1, "transforms": None, "samples": 2}
+    lambda c: {
+        "model": c.sign_model,
+        "x": c.x_sign,
+        "y": c.y_sign,
+        "target": 1,
+        "transforms": None,
+        "samples": 2,
+    }
 )
 row("evasion.physical.sticker_of")(lambda c: {"x_adv": c.x_sign})
 row("evasion.training.adversarial_fit")(lambda c: {"method": "fgsm_rs", "progress": False})
 row("evasion.worst_case.worst_case")(lambda c: {"steps": 2, "n_targets": 1, "square_queries": 2})
 # extraction
 row("extraction.monitor.min_distances")(lambda c: {"stream": c.tab})
-row("extraction.retrain.agreement")(lambda c: {"model_a": c.tab_model, "model_b": c.tab_model, "x": c.tab})
+row("extraction.retrain.agreement")(
+    lambda c: {"model_a": c.tab_model, "model_b": c.tab_model, "x": c.tab}
+)
 row("extraction.retrain.copycat")(
     lambda c: {
         "query": lambda x: np.stack([x[:, 0] <= 0, x[:, 0] > 0], 1).astype("float32"),
@@ -423,28 +533,48 @@ row("extraction.retrain.copycat")(
 )
 row("extraction.retrain.decide")(lambda c: {"model": c.tab_model, "x": c.tab})
 row("extraction.solve.equation_solving")(
-    lambda c: {"query": lambda x: np.stack([1 - _sig(x.sum(1)), _sig(x.sum(1))], 1), "n_features": 3}
+    lambda c: {
+        "query": lambda x: np.stack([1 - _sig(x.sum(1)), _sig(x.sum(1))], 1),
+        "n_features": 3,
+    }
 )
 row("extraction.solve.log_odds")(lambda c: {"p": np.array([[0.8, 0.2], [0.3, 0.7]])})
 # models
 row("models.loop.epoch_loop")(
-    lambda c: {"train_batch": lambda sl, idx: {"loss": 0.0}, "n": 8, "batch_size": 4, "progress": False}
+    lambda c: {
+        "train_batch": lambda sl, idx: {"loss": 0.0},
+        "n": 8,
+        "batch_size": 4,
+        "progress": False,
+    }
 )
 row("models.loss.first_order_change")(lambda c: {"grad": c.x, "delta": c.x})
-row("models.loss.loss_along")(lambda c: {"direction": np.sign(c.x - 0.5), "ts": np.array([0.0, 0.1])})
+row("models.loss.loss_along")(
+    lambda c: {"direction": np.sign(c.x - 0.5), "ts": np.array([0.0, 0.1])}
+)
 row("models.loss.random_sign")(lambda c: {"shape": (2, 3)})
-row("models.recipes.recipe")(lambda c: {"name": next(iter(__import__("modelsec_edu").models.recipes.RECIPES))})
+row("models.recipes.recipe")(
+    lambda c: {"name": next(iter(__import__("modelsec_edu").models.recipes.RECIPES))}
+)
 row("models.reliability.abstain")(lambda c: {"threshold": 0.5})
 row("outlook.cross_backend.compare_backends")(
     lambda c: dict(
-        model_path=c.saved[0], manifest=c.saved[1], eps=0.1, step_size=0.05, backends=("tensorflow",)
+        model_path=c.saved[0],
+        manifest=c.saved[1],
+        eps=0.1,
+        step_size=0.05,
+        backends=("tensorflow",),
     )
 )
-row("outlook.tradeoffs.pareto_front")(lambda c: {"clean": np.array([0.9, 0.8]), "robust": np.array([0.1, 0.5])})
+row("outlook.tradeoffs.pareto_front")(
+    lambda c: {"clean": np.array([0.9, 0.8]), "robust": np.array([0.1, 0.5])}
+)
 row("plots.accuracy_curves")(lambda c: {"xs": (0.0, 0.1), "curves": {"a": (1.0, 0.5)}})
 row("plots.history")(lambda c: {"hist": {"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]}})
 # poisoning
-row("poisoning.attacks.label_consistent")(lambda c: {"y": np.array([1, 1, 1, 1, 0, 0, 2, 2]), "steps": 1})
+row("poisoning.attacks.label_consistent")(
+    lambda c: {"y": np.array([1, 1, 1, 1, 0, 0, 2, 2]), "steps": 1}
+)
 row("poisoning.attacks.trigger_mask")(lambda c: {"image_shape": (28, 28, 1)})
 row("poisoning.detection.activation_clustering")(lambda c: {"dims": 2})
 row("poisoning.detection.evaluate")(lambda c: {"n": 8})
@@ -460,8 +590,12 @@ row("poisoning.detection.exclusionary_reclassification")(
 row("poisoning.detection.projection_2d")(lambda c: {})
 row("poisoning.detection.sanitize")(lambda c: {})
 row("poisoning.detection.spectral_signatures")(lambda c: {})
-row("poisoning.physical.sticker_asr")(lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign})
-row("poisoning.physical.sticker_backdoor")(lambda c: {"x": c.x_sign, "y": c.y_sign, "target": 1, "rate": 0.5})
+row("poisoning.physical.sticker_asr")(
+    lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign}
+)
+row("poisoning.physical.sticker_backdoor")(
+    lambda c: {"x": c.x_sign, "y": c.y_sign, "target": 1, "rate": 0.5}
+)
 row("poisoning.physical.sticker_trigger")(lambda c: {"x": c.x_sign})
 row("poisoning.provenance.changed_samples")(
     lambda c: {"digests": __import__("modelsec_edu").poisoning.sample_digests(c.x, c.y)}
@@ -469,42 +603,74 @@ row("poisoning.provenance.changed_samples")(
 # privacy
 _DP = {"n": 8000, "batch_size": 256, "noise_multiplier": 1.1, "epochs": 2.0, "delta": 1e-5}
 row("privacy.accountant.dp_epsilon")(lambda c: dict(_DP))
-row("privacy.accountant.noise_for_epsilon")(lambda c: {**_DP, "noise_multiplier": None, "target_epsilon": 3.0})
+row("privacy.accountant.noise_for_epsilon")(
+    lambda c: {**_DP, "noise_multiplier": None, "target_epsilon": 3.0}
+)
 row("privacy.accountant.rdp_sampled_gaussian")(lambda c: {"q": 0.01})
 row("privacy.accountant.rdp_to_epsilon")(lambda c: {"rdp": np.ones(5), "orders": (2, 3, 4, 5, 6)})
 row("privacy.accountant.steps_for")(lambda c: {"n": 8000, "batch_size": 256, "epochs": 2.0})
 row("privacy.dpsgd.capacity")(lambda c: {"expected": 4.0})
 row("privacy.dpsgd.clip_and_noise")(
-    lambda c: {"grads": [np.ones((4, 3))], "noise": [np.zeros(3)], "l2_norm_clip": 1.0, "denominator": 4.0}
+    lambda c: {
+        "grads": [np.ones((4, 3))],
+        "noise": [np.zeros(3)],
+        "l2_norm_clip": 1.0,
+        "denominator": 4.0,
+    }
 )
 row("privacy.dpsgd.dp_fit")(
     lambda c: {"model": c.tab_model, "x": c.tab, "y": c.y_tab, "batch_size": 4, "progress": False}
 )
 row("privacy.membership.membership_inference")(
-    lambda c: {"model": c.tab_model, "members": (c.tab[:6], c.y_tab[:6]), "non_members": (c.tab[6:], c.y_tab[6:])}
+    lambda c: {
+        "model": c.tab_model,
+        "members": (c.tab[:6], c.y_tab[:6]),
+        "non_members": (c.tab[6:], c.y_tab[6:]),
+    }
 )
 row("privacy.metrics.tpr_at_fpr")(lambda c: {"fpr": 0.1})
-row("privacy.shadow.lira_scores")(lambda c: {"bank": _bank(c), "target_logp": np.log(np.full((12, 2), 0.5)), "y": c.y_tab})
-row("privacy.shadow.logit_confidence")(lambda c: {"logp": np.log(np.full((12, 2), 0.5)), "y": c.y_tab})
-row("privacy.shadow.shokri_scores")(lambda c: {"bank": _bank(c), "target_logp": np.log(np.full((12, 2), 0.5)), "y": c.y_tab})
+row("privacy.shadow.lira_scores")(
+    lambda c: {"bank": _bank(c), "target_logp": np.log(np.full((12, 2), 0.5)), "y": c.y_tab}
+)
+row("privacy.shadow.logit_confidence")(
+    lambda c: {"logp": np.log(np.full((12, 2), 0.5)), "y": c.y_tab}
+)
+row("privacy.shadow.shokri_scores")(
+    lambda c: {"bank": _bank(c), "target_logp": np.log(np.full((12, 2), 0.5)), "y": c.y_tab}
+)
 row("privacy.shadow.train_shadows")(
-    lambda c: {"train": __import__("modelsec_edu").privacy.trainer(steps=2, width=4, depth=1), "x": c.tab, "y": c.y_tab, "n_shadow": 2}
+    lambda c: {
+        "train": __import__("modelsec_edu").privacy.trainer(steps=2, width=4, depth=1),
+        "x": c.tab,
+        "y": c.y_tab,
+        "n_shadow": 2,
+    }
 )
 row("privacy.training.tabular_mlp")(lambda c: {"n_features": 5})
 # supply chain
-row("supply_chain.integrity.flip_file_bit")(lambda c: {"src": c.saved[0], "dst": c.fresh("flipped.keras"), "bit": 3})
+row("supply_chain.integrity.flip_file_bit")(
+    lambda c: {"src": c.saved[0], "dst": c.fresh("flipped.keras"), "bit": 3}
+)
 row("supply_chain.integrity.load_model")(_model_file)
 row("supply_chain.integrity.read_manifest")(lambda c: {"manifest": c.saved[1]})
 row("supply_chain.integrity.record")(lambda c: {**_model_file(c), "replace": True})
-row("supply_chain.integrity.save_model")(lambda c: {"model": c.mlp, "path": c.fresh("m.keras"), "manifest": c.saved[1]})
+row("supply_chain.integrity.save_model")(
+    lambda c: {"model": c.mlp, "path": c.fresh("m.keras"), "manifest": c.saved[1]}
+)
 row("supply_chain.integrity.sha256_file")(lambda c: {"path": c.saved[0]})
-row("supply_chain.integrity.sign_file")(lambda c: {"path": c.saved[0], "key": b"k" * 32, "signature": c.fresh("m.sig")})
+row("supply_chain.integrity.sign_file")(
+    lambda c: {"path": c.saved[0], "key": b"k" * 32, "signature": c.fresh("m.sig")}
+)
 row("supply_chain.integrity.verify")(_model_file)
-row("supply_chain.integrity.verify_signature")(lambda c: {"path": c.saved[0], "key": b"k" * 32, "signature": _signed(c)})
+row("supply_chain.integrity.verify_signature")(
+    lambda c: {"path": c.saved[0], "key": b"k" * 32, "signature": _signed(c)}
+)
 row("supply_chain.safe_loading.lambda_code")(lambda c: {"path": c.saved[0]})
 row("supply_chain.safe_loading.pickle_opcodes")(lambda c: {"data": b"\x80\x04K\x01."})
 row("supply_chain.safe_loading.try_load")(lambda c: {"path": c.saved[0]})
-row("supply_chain.signing.generate_keypair")(lambda c: {"directory": c.fresh("keys")} if _signing() else {})
+row("supply_chain.signing.generate_keypair")(
+    lambda c: {"directory": c.fresh("keys")} if _signing() else {}
+)
 row("supply_chain.signing.sign")(lambda c: _keys(c, "private"))
 row("supply_chain.signing.verify")(lambda c: _keys(c, "public"))
 # tampering
@@ -533,8 +699,12 @@ row("widgets.concepts.label_flip_curve")(lambda c: {})
 row("widgets.driving.sticker_explorer")(
     lambda c: {"model": c.sign_model, "stickers": {"none": None}, "target": 1}
 )
-row("widgets.driving.view_stickers")(lambda c: {"model": c.sign_model, "stickers": {"none": None}, "target": 1})
-row("widgets.poisoning.backdoor_explorer")(lambda c: {"rates": (0.25,), "sizes": (2,), "positions": ("top-left",), "epochs": 1})
+row("widgets.driving.view_stickers")(
+    lambda c: {"model": c.sign_model, "stickers": {"none": None}, "target": 1}
+)
+row("widgets.poisoning.backdoor_explorer")(
+    lambda c: {"rates": (0.25,), "sizes": (2,), "positions": ("top-left",), "epochs": 1}
+)
 row("widgets.poisoning.badnets_curve")(lambda c: {})
 # zoo
 _ZOO = {"name": "article_mlp"}
@@ -1190,8 +1360,11 @@ def _budget_sweep_obj():
     from modelsec_edu.extraction.sweep import BudgetSweep
 
     return BudgetSweep(
-        budgets=np.array([4, 8]), agreement=np.array([0.5, 0.7]), suspicion=np.zeros(8),
-        threshold=0.1, alarm_at=-1,
+        budgets=np.array([4, 8]),
+        agreement=np.array([0.5, 0.7]),
+        suspicion=np.zeros(8),
+        threshold=0.1,
+        alarm_at=-1,
     )
 
 
@@ -1218,7 +1391,9 @@ row("evasion.gan.train")(
     lambda c: {"gan": _gan(c), "y": None, "on_samples": None, "progress": False, "batch_size": 4}
 )
 row("evasion.robust_eval.evaluate_models")(lambda c: {"named": {"mlp": c.mlp}, "steps": 2})
-row("evasion.universal.apply_universal")(lambda c: {"x": c.x, "delta": np.zeros((28, 28, 1), "float32")})
+row("evasion.universal.apply_universal")(
+    lambda c: {"x": c.x, "delta": np.zeros((28, 28, 1), "float32")}
+)
 row("evasion.universal.fooling_rate")(
     lambda c: {"x": c.x, "delta": np.zeros((28, 28, 1), "float32"), "target": 1}
 )
@@ -1285,7 +1460,9 @@ row("privacy.experiments.mitigations")(
         "steps": 41,
     }
 )
-row("privacy.experiments.plain_fit")(lambda c: {"train": (c.tab, c.y_tab), "epochs": 1, "batch_size": 4})
+row("privacy.experiments.plain_fit")(
+    lambda c: {"train": (c.tab, c.y_tab), "epochs": 1, "batch_size": 4}
+)
 row("tampering.dense_search.dense_flip_losses")(
     lambda c: {**_int8_tab_model(c), "x": c.tab, "y": c.y_tab, "cap": 5.0}
 )

@@ -22,14 +22,27 @@ def test_pgd_tensor_in_compiled_code_matches_pgd(trained_mlp, batch, norm, eps):
 
     def make():
         def fn(logits, xb, yb):
-            return evasion.pgd_tensor(logits, xb, yb, eps=eps, step_size=eps / 4, steps=5, norm=norm)
+            return evasion.pgd_tensor(
+                logits, xb, yb, eps=eps, step_size=eps / 4, steps=5, norm=norm
+            )
 
         return fn
 
     call = backend.compiled(trained_mlp, ("test_pgd_tensor", norm), make)
-    got = keras.ops.convert_to_numpy(call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)))
-    want = evasion.pgd(trained_mlp, x, y, eps=eps, step_size=eps / 4, steps=5, norm=norm, random_start=False,
-                       precision="float32")
+    got = keras.ops.convert_to_numpy(
+        call(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y))
+    )
+    want = evasion.pgd(
+        trained_mlp,
+        x,
+        y,
+        eps=eps,
+        step_size=eps / 4,
+        steps=5,
+        norm=norm,
+        random_start=False,
+        precision="float32",
+    )
     np.testing.assert_allclose(got, want, atol=1e-5)
     d = (got - x).reshape(len(x), -1)
     size = np.abs(d).max(1) if norm == "linf" else np.linalg.norm(d, axis=1)

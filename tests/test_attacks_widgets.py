@@ -22,7 +22,14 @@ def _set(panel, control, value):
 
 @pytest.mark.parametrize(
     ("attack", "norm"),
-    [("FGSM", "linf"), ("FGSM", "l2"), ("PGD", "l2"), ("DeepFool", "l2"), ("DeepFool", "linf"), ("Square", "linf")],
+    [
+        ("FGSM", "linf"),
+        ("FGSM", "l2"),
+        ("PGD", "l2"),
+        ("DeepFool", "l2"),
+        ("DeepFool", "linf"),
+        ("Square", "linf"),
+    ],
 )
 def test_every_attack_and_norm_redraws(explorer, attack, norm):
     attack_c, norm_c = explorer.controls[:2]
@@ -55,8 +62,12 @@ def test_run_attack_table(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:16], yte[:16]
     for attack in attack_widgets.ATTACKS:
-        x_adv = attack_widgets.run_attack(trained_mlp, x, y, attack=attack, eps=0.2, steps=10, norm="linf")
-        assert x_adv.shape == x.shape and np.abs(x_adv - x).max() <= 0.2 + 1e-6 or attack == "DeepFool"
+        x_adv = attack_widgets.run_attack(
+            trained_mlp, x, y, attack=attack, eps=0.2, steps=10, norm="linf"
+        )
+        assert (
+            x_adv.shape == x.shape and np.abs(x_adv - x).max() <= 0.2 + 1e-6 or attack == "DeepFool"
+        )
         assert models.accuracy(trained_mlp, x_adv, y) < models.accuracy(trained_mlp, x, y)
     with pytest.raises(ValueError, match="attack"):
         attack_widgets.run_attack(trained_mlp, x, y, attack="CW", eps=0.1, steps=1, norm="linf")
@@ -68,8 +79,9 @@ def test_security_curves_panel(trained_mlp, digits):
     _, (xte, yte) = digits
     x, y = xte[:24], yte[:24]
     fns = evasion.standard_attacks(steps=5, queries=40)
-    panel = attack_widgets.security_curves({"mlp": trained_mlp}, x, y, eps_values=(0.0, 0.1, 0.25),
-                                           attack_fns=fns, n_show=3)
+    panel = attack_widgets.security_curves(
+        {"mlp": trained_mlp}, x, y, eps_values=(0.0, 0.1, 0.25), attack_fns=fns, n_show=3
+    )
     curves = panel.results["curves"]["mlp"]
     assert set(curves) == set(fns) and all(len(c) == 3 for c in curves.values())
     eps_c = panel.controls[0]

@@ -126,7 +126,9 @@ def test_a_valid_call_succeeds_and_leaves_its_inputs_alone(qual, inputs):
     finally:
         _close_figures()
     for name, copy in before.items():
-        np.testing.assert_array_equal(kwargs[name], copy, err_msg=f"{qual} changed its input {name!r}")
+        np.testing.assert_array_equal(
+            kwargs[name], copy, err_msg=f"{qual} changed its input {name!r}"
+        )
 
 
 @pytest.mark.parametrize(("qual", "param", "label"), list(_cases()))

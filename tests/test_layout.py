@@ -69,7 +69,10 @@ def _imports(name: str, path: Path) -> set[str]:
     return found
 
 
-GRAPH = {name: {m for m in _imports(name, p) if m in MODULES or m.split(".")[0] in FRAMEWORKS} for name, p in MODULES.items()}
+GRAPH = {
+    name: {m for m in _imports(name, p) if m in MODULES or m.split(".")[0] in FRAMEWORKS}
+    for name, p in MODULES.items()
+}
 
 
 def _top(name: str) -> str | None:
@@ -119,7 +122,7 @@ def test_no_import_cycles():
             if d.startswith(n + "."):
                 continue
             if state.get(d) == 1:
-                cycle = stack[stack.index(d):] + [d]
+                cycle = stack[stack.index(d) :] + [d]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if d not in state:
                 visit(d)
@@ -140,4 +143,6 @@ def test_modules_stay_readable(name):
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_every_module_has_a_docstring(name):
     tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
-    assert ast.get_docstring(tree), f"{name} needs a docstring (what it holds, its threat model, its paper)"
+    assert ast.get_docstring(tree), (
+        f"{name} needs a docstring (what it holds, its threat model, its paper)"
+    )

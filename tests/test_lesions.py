@@ -29,8 +29,12 @@ def test_malignant_lesions_are_more_colourful_and_less_symmetric():
 
 @pytest.mark.parametrize(
     ("kwargs", "error"),
-    [({"n": 0}, ValueError), ({"size": 8}, ValueError), ({"malignant_fraction": 1.5}, ValueError),
-     ({"n": 2.5}, TypeError)],
+    [
+        ({"n": 0}, ValueError),
+        ({"size": 8}, ValueError),
+        ({"malignant_fraction": 1.5}, ValueError),
+        ({"n": 2.5}, TypeError),
+    ],
 )
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):

@@ -28,8 +28,12 @@ def test_there_are_notebooks():
 def test_committed_without_outputs(path):
     for i, cell in enumerate(_cells(path)):
         if cell["cell_type"] == "code":
-            assert not cell.get("outputs"), f"{path.name} cell {i} has outputs: clear them before committing"
-            assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+            assert not cell.get("outputs"), (
+                f"{path.name} cell {i} has outputs: clear them before committing"
+            )
+            assert cell.get("execution_count") is None, (
+                f"{path.name} cell {i} has an execution count"
+            )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -37,7 +41,9 @@ def test_chapter_structure(path):
     cells = _cells(path)
     md = _text(cells, "markdown")
     code = _text(cells, "code")
-    assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# "), "title first"
+    assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# "), (
+        "title first"
+    )
     assert "learning objectives" in md.lower() or "you will learn" in md.lower()
     assert "## Summary" in md, "a summary section"
     assert "## Exercises" in md, "an exercises section"

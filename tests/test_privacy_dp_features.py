@@ -55,8 +55,14 @@ def test_dp_sweep_spends_less_privacy_with_more_noise():
     rng = np.random.default_rng(2)
     f = rng.normal(size=(200, 6)).astype("float32")
     y = (f[:, 0] > 0).astype(int)
-    sweep = dp_sweep((f, y), (f[:50], y[:50]), noise_multipliers=[0.0, 1.0, 4.0],
-                     batch_size=50, epochs=2, mia_size=20)
+    sweep = dp_sweep(
+        (f, y),
+        (f[:50], y[:50]),
+        noise_multipliers=[0.0, 1.0, 4.0],
+        batch_size=50,
+        epochs=2,
+        mia_size=20,
+    )
     eps = [p.epsilon for p in sweep.points]
     assert math.isinf(eps[0]) and eps[1] > eps[2] > 0
     assert all(0 <= p.accuracy <= 1 and 0 <= p.mia_auc <= 1 for p in sweep.points)
@@ -69,7 +75,9 @@ def test_universal_perturbation_stays_in_its_ball():
     x = rng.random((20, 6, 6, 3)).astype("float32")
     y = np.arange(20) % 2
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((6, 6, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
     delta = universal_perturbation(model, x, y, eps=0.05, target=1, steps=5, batch_size=8)
     assert delta.shape == (6, 6, 3) and np.abs(delta).max() <= 0.05 + 1e-7
     adv = apply_universal(x, delta)

@@ -14,7 +14,10 @@ from modelsec_edu.privacy.experiments import linear_head
 
 def test_clip_and_noise_bounds_each_example_and_masks_padding():
     rng = np.random.default_rng(0)
-    g = [rng.normal(size=(6, 3, 2)).astype("float32") * 5, rng.normal(size=(6, 2)).astype("float32")]
+    g = [
+        rng.normal(size=(6, 3, 2)).astype("float32") * 5,
+        rng.normal(size=(6, 2)).astype("float32"),
+    ]
     zero = [np.zeros((3, 2), "float32"), np.zeros(2, "float32")]
     mask = np.array([1, 1, 1, 1, 0, 0], "float32")
     out = clip_and_noise(g, zero, l2_norm_clip=0.5, mask=mask, denominator=1.0)
@@ -34,8 +37,18 @@ def test_dp_fit_reports_the_accountants_epsilon_and_learns_without_noise():
     runs = {}
     for sigma in (0.0, 1.2, 30.0):
         model = linear_head(5, 2)
-        runs[sigma] = dp_fit(model, x, y, noise_multiplier=sigma, batch_size=100, epochs=3,
-                             learning_rate=0.5, delta=1e-5, seed=0, progress=False)
+        runs[sigma] = dp_fit(
+            model,
+            x,
+            y,
+            noise_multiplier=sigma,
+            batch_size=100,
+            epochs=3,
+            learning_rate=0.5,
+            delta=1e-5,
+            seed=0,
+            progress=False,
+        )
         acc = float(np.mean(np.argmax(keras.ops.convert_to_numpy(model(x)), 1) == y))
         runs[sigma] = (runs[sigma], acc)
     assert math.isinf(runs[0.0][0].epsilon) and runs[0.0][1] > 0.9
@@ -47,8 +60,11 @@ def test_dp_fit_reports_the_accountants_epsilon_and_learns_without_noise():
 
 @pytest.mark.parametrize(
     ("kwargs", "error"),
-    [({"noise_multiplier": -1.0}, ValueError), ({"noise_multiplier": 1.0, "batch_size": 0}, ValueError),
-     ({"noise_multiplier": 1.0, "sampling": "random"}, ValueError)],
+    [
+        ({"noise_multiplier": -1.0}, ValueError),
+        ({"noise_multiplier": 1.0, "batch_size": 0}, ValueError),
+        ({"noise_multiplier": 1.0, "sampling": "random"}, ValueError),
+    ],
 )
 def test_dp_fit_refuses_bad_arguments(kwargs, error):
     x = np.zeros((10, 3), "float32")

@@ -204,7 +204,9 @@ def test_the_mode_set_in_one_notebook_holds_in_another_and_after_a_kernel_restar
     """Real Jupyter kernels (nbclient): set once in notebook A; notebook B and A restarted see it."""
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.delenv(runtime.QUICK_ENV, raising=False)
-    setup = "import os; os.environ.pop('MODELSEC_EDU_QUICK', None)\nfrom modelsec_edu import runtime"
+    setup = (
+        "import os; os.environ.pop('MODELSEC_EDU_QUICK', None)\nfrom modelsec_edu import runtime"
+    )
     show = "print(*runtime.mode(), sep='|')"
     first = nbclient.NotebookClient(
         _notebook(setup, "runtime.set_mode('quick')", show), timeout=120, kernel_name="python3"
@@ -227,8 +229,17 @@ def test_the_mode_set_in_one_notebook_holds_in_another_and_after_a_kernel_restar
 
 def test_the_run_table_quotes_the_slower_route_and_says_what_was_not_measured(tmp_path, capsys):
     file = tmp_path / "run_seconds.json"
-    doc = {"chapters": {"02": {"full_online": 120, "full_online_mb": 900, "full_offline": 80,
-                               "full_offline_mb": 700, "source": "bench/learner_routes.py, x"}}}
+    doc = {
+        "chapters": {
+            "02": {
+                "full_online": 120,
+                "full_online_mb": 900,
+                "full_offline": 80,
+                "full_offline_mb": 700,
+                "source": "bench/learner_routes.py, x",
+            }
+        }
+    }
     file.write_text(json.dumps(doc), encoding="utf-8")
     assert runtime._run_seconds(file) == {"02": {"full": 120.0}}  # the slower route
     rows = runtime.run_table(file)

@@ -31,7 +31,15 @@ def test_safe_mode_refuses_a_lambda_layer_and_runs_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("installed", "ok"),
-    [("3.13.2", True), ("3.15.1", True), ("4.0.0", True), ("3.13.1", False), ("3.9.0", False), ("3.13.2rc1", False), ("2.15.0", False)],
+    [
+        ("3.13.2", True),
+        ("3.15.1", True),
+        ("4.0.0", True),
+        ("3.13.1", False),
+        ("3.9.0", False),
+        ("3.13.2rc1", False),
+        ("2.15.0", False),
+    ],
 )
 def test_check_keras(installed, ok):
     assert safe_loading.check_keras(installed)[0] is ok

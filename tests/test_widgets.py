@@ -76,7 +76,9 @@ def test_gradient_walk_shows_the_loss_at_t(trained_mlp, digits):
     x, y = xte[0], int(yte[0])
     panel = concepts.gradient_walk(trained_mlp, x, y)
     clean = float(loss.cross_entropy(models.predict_logits(trained_mlp, x[None]), np.array([y]))[0])
-    assert float(re.search(r"loss <b>([\d.]+)", panel.status.value).group(1)) == pytest.approx(clean, abs=1e-3)
+    assert float(re.search(r"loss <b>([\d.]+)", panel.status.value).group(1)) == pytest.approx(
+        clean, abs=1e-3
+    )
     assert _moves(panel, 0.15)
     assert "+0.15" in panel.status.value
     assert float(re.search(r"loss <b>([\d.]+)", panel.status.value).group(1)) > clean
@@ -96,14 +98,39 @@ def test_label_flip_explorer_precomputes_and_moves(flip_panel):
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda m: concepts.fgsm_explorer(m, np.zeros((0, 28, 28, 1)), np.zeros(0, int)), "at least one"),
-        (lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(3, int)), "2 integer labels"),
-        (lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28)), np.zeros(2, int)), "grey images"),
-        (lambda m: concepts.weight_noise_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(2, int), max_scale=0), "max_scale"),
+        (
+            lambda m: concepts.fgsm_explorer(m, np.zeros((0, 28, 28, 1)), np.zeros(0, int)),
+            "at least one",
+        ),
+        (
+            lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(3, int)),
+            "2 integer labels",
+        ),
+        (
+            lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28)), np.zeros(2, int)),
+            "grey images",
+        ),
+        (
+            lambda m: concepts.weight_noise_explorer(
+                m, np.zeros((2, 28, 28, 1)), np.zeros(2, int), max_scale=0
+            ),
+            "max_scale",
+        ),
         (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 10), r"\[0, 9\]"),
         (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 2.5), "one class label"),
-        (lambda m: concepts.weight_noise_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(2)), "integer labels"),
-        (lambda m: concepts.label_flip_curve(models.article_mlp, *[np.zeros((2, 28, 28, 1)), np.zeros(2, int)] * 2, rates=[], epochs=1), "rates"),
+        (
+            lambda m: concepts.weight_noise_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(2)),
+            "integer labels",
+        ),
+        (
+            lambda m: concepts.label_flip_curve(
+                models.article_mlp,
+                *[np.zeros((2, 28, 28, 1)), np.zeros(2, int)] * 2,
+                rates=[],
+                epochs=1,
+            ),
+            "rates",
+        ),
     ],
 )
 def test_bad_inputs(trained_mlp, make, match):

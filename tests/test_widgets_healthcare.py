@@ -9,8 +9,12 @@ from modelsec_edu.widgets import healthcare
 
 
 def _sweep():
-    pts = (DPPoint(0.0, math.inf, 0.97, 0.98, 0.52), DPPoint(1.0, 6.0, 0.95, 0.95, 0.51),
-           DPPoint(2.0, 2.5, 0.93, 0.93, 0.50), DPPoint(4.0, 0.9, 0.88, 0.88, 0.50))
+    pts = (
+        DPPoint(0.0, math.inf, 0.97, 0.98, 0.52),
+        DPPoint(1.0, 6.0, 0.95, 0.95, 0.51),
+        DPPoint(2.0, 2.5, 0.93, 0.93, 0.50),
+        DPPoint(4.0, 0.9, 0.88, 0.88, 0.50),
+    )
     return DPSweep(pts, 8000, 500, 15, 1e-5, "fixed features")
 
 

@@ -25,20 +25,34 @@ def _set(panel, i, value):
 def backdoor_panel(digits):
     (xtr, ytr), (xte, yte) = digits
     return poisoning_widgets.backdoor_explorer(
-        models.article_mlp, xtr[:500], ytr[:500], xte[:150], yte[:150],
-        rates=(0.2,), sizes=(6,), positions=("top-left", "center"), epochs=4,
+        models.article_mlp,
+        xtr[:500],
+        ytr[:500],
+        xte[:150],
+        yte[:150],
+        rates=(0.2,),
+        sizes=(6,),
+        positions=("top-left", "center"),
+        epochs=4,
     )
 
 
 def test_backdoor_explorer_moves_through_its_grid(backdoor_panel):
     panel = backdoor_panel
     assert bytes(panel.fig.image.value).startswith(b"\x89PNG")
-    assert all(c.continuous_update is False for c in panel.controls if hasattr(c, "continuous_update"))
+    assert all(
+        c.continuous_update is False for c in panel.controls if hasattr(c, "continuous_update")
+    )
     for position in ("center", "top-left"):
         if position != panel.controls[2].value:
             assert _set(panel, 2, position)
-        asr, asr_unpoisoned = _percent(panel.status.value, "ASR"), _percent(panel.status.value, "unpoisoned model")
-        assert asr > asr_unpoisoned + 30  # 20% poisoned plants the backdoor; the same trigger alone does little
+        asr, asr_unpoisoned = (
+            _percent(panel.status.value, "ASR"),
+            _percent(panel.status.value, "unpoisoned model"),
+        )
+        assert (
+            asr > asr_unpoisoned + 30
+        )  # 20% poisoned plants the backdoor; the same trigger alone does little
     assert "recall" in panel.status.value and panel.last_latency > 0
 
 
@@ -51,7 +65,9 @@ def test_backdoor_explorer_disables_controls_with_one_choice(backdoor_panel):
 def test_bit_flip_explorer_measures_accuracy_live(trained_mlp, digits):
     (xtr, ytr), (xte, yte) = digits
     before = [w.copy() for w in trained_mlp.get_weights()]
-    panel = tampering_widgets.bit_flip_explorer(trained_mlp, xtr, ytr, xte[:200], yte[:200], max_flips=5, candidates=2)
+    panel = tampering_widgets.bit_flip_explorer(
+        trained_mlp, xtr, ytr, xte[:200], yte[:200], max_flips=5, candidates=2
+    )
     start = _percent(panel.status.value, "&rarr;")
     assert panel.controls[1].disabled  # no bit flipped yet: random and targeted show the same model
     panel.controls[1].value = "targeted (BFA)"
@@ -69,7 +85,9 @@ def test_bit_flip_explorer_measures_accuracy_live(trained_mlp, digits):
 
 def test_tamper_then_verify(trained_mlp, digits, tmp_path):
     _, (xte, yte) = digits
-    panel = tampering_widgets.tamper_verify_panel(trained_mlp, xte[:100], yte[:100], directory=tmp_path, weights_to_try=2)
+    panel = tampering_widgets.tamper_verify_panel(
+        trained_mlp, xte[:100], yte[:100], directory=tmp_path, weights_to_try=2
+    )
     mode, where, check = panel.controls
     assert "loaded" in panel.status.value
     assert where.disabled  # the untouched file has no bit to choose

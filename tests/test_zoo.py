@@ -39,7 +39,9 @@ def test_trains_once_then_loads_verified(tiny, tmp_path):
     assert file.name in listed and file.with_suffix(".json").name in listed
     second = zoo.get("tiny", x, y, cache=tmp_path, progress=False)
     assert len(calls) == 1, "the second call must load, not train"
-    np.testing.assert_allclose(models.predict_logits(first, x), models.predict_logits(second, x), atol=1e-6)
+    np.testing.assert_allclose(
+        models.predict_logits(first, x), models.predict_logits(second, x), atol=1e-6
+    )
     meta = zoo.info("tiny", x, y, cache=tmp_path)
     assert meta["name"] == "tiny" and meta["train_seconds"] > 0 and meta["n_train"] == 64
     assert len(meta["history"]["loss"]) == 1

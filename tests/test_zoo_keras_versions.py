@@ -183,7 +183,10 @@ def test_every_shipped_model_loads_in_the_oldest_and_the_pinned_keras_alike(tmp_
     np.save(tmp_path / "x.npy", x)
     env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="tensorflow")
     run = subprocess.run(
-        [str(OTHER), "-c", SHIPPED, str(tmp_path / "x.npy")], capture_output=True, text=True, env=env
+        [str(OTHER), "-c", SHIPPED, str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert run.returncode == 0, f"the other Keras failed on a shipped model:\n{run.stderr[-3000:]}"
     there = json.loads(run.stdout.strip().splitlines()[-1])
@@ -196,4 +199,6 @@ def test_every_shipped_model_loads_in_the_oldest_and_the_pinned_keras_alike(tmp_
             inputs.append(np.arange(len(x), dtype="int32"))
         here = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
         np.testing.assert_allclose(here.ravel(), values, atol=1e-5, err_msg=name)
-    print(f"{len(there['models'])} shipped models: Keras {there['keras']} and {keras.__version__} agree")
+    print(
+        f"{len(there['models'])} shipped models: Keras {there['keras']} and {keras.__version__} agree"
+    )

@@ -14,8 +14,19 @@ from modelsec_edu.supply_chain import integrity, signing
 from modelsec_edu.zoo import shipped
 
 NAMES = shipped.names()
-CARD_KEYS = {"name", "settings", "data", "seed", "n_train", "train_seconds", "machine", "figures",
-             "saved_keras", "history", "trained_by"}
+CARD_KEYS = {
+    "name",
+    "settings",
+    "data",
+    "seed",
+    "n_train",
+    "train_seconds",
+    "machine",
+    "figures",
+    "saved_keras",
+    "history",
+    "trained_by",
+}
 needs_models = pytest.mark.skipif(not NAMES, reason="no shipped models in this checkout")
 
 
@@ -49,7 +60,10 @@ def _no_training(monkeypatch):
 def test_every_shipped_file_is_listed_small_and_described():
     listed = integrity.read_manifest(shipped.FOLDER / shipped.MANIFEST)
     on_disk = {f.name for f in shipped.FOLDER.iterdir()} - {
-        shipped.MANIFEST, shipped.SIGNATURE, shipped.PUBLIC_KEY}
+        shipped.MANIFEST,
+        shipped.SIGNATURE,
+        shipped.PUBLIC_KEY,
+    }
     assert on_disk == set(listed), "every shipped file has a digest, every digest a file"
     size = sum(f.stat().st_size for f in shipped.FOLDER.iterdir())
     assert size <= 15e6, f"shipped weights are {size / 1e6:.1f} MB, over the 15 MB budget"

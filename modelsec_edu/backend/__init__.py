@@ -192,7 +192,9 @@ def input_gradient(
 def _xy(model: keras.Model, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """A non-empty float32 batch and one label per input, in range for ``model``'s classes."""
     x = validation.check_array(x, "x", min_ndim=2)
-    return x, validation.check_labels(y, "y", n=len(x), num_classes=validation.check_classifier(model))
+    return x, validation.check_labels(
+        y, "y", n=len(x), num_classes=validation.check_classifier(model)
+    )
 
 
 def _check_callable(fn: Any, name: str) -> None:

@@ -119,7 +119,9 @@ def tensor_batch(x: Any, name: str) -> Any:
 def tensor_labels(y: Any, name: str, n: Any) -> Any:
     """``y`` if it is an integer tensor or array of shape ``(n,)`` (``n`` None: unknown)."""
     if not (hasattr(y, "shape") and hasattr(y, "dtype")):
-        raise TypeError(f"{name} must be an integer tensor or array of labels, got {type(y).__name__}")
+        raise TypeError(
+            f"{name} must be an integer tensor or array of labels, got {type(y).__name__}"
+        )
     dtype = keras.backend.standardize_dtype(y.dtype)
     if not dtype.startswith(("int", "uint")):
         raise TypeError(f"{name} must hold integer class labels, got dtype {dtype}")

@@ -88,7 +88,9 @@ def validity(spec: TabularSpec, x_adv: Any, x: Any) -> Validity:
 def scores(model: keras.Model, x: Any, source: int = 1) -> np.ndarray:
     """The model's probability of class ``source`` (the scorer's risk of "bad", or of "fraud")."""
     x = check_array(x, "x", ndim=2)
-    source = check_int(source, "source", min=0, max=int(check_model(model).outputs[0].shape[-1]) - 1)
+    source = check_int(
+        source, "source", min=0, max=int(check_model(model).outputs[0].shape[-1]) - 1
+    )
     return models.predict_proba(model, x)[:, source]
 
 

@@ -13,9 +13,8 @@ that each sample carries a *meaningful* label.  :func:`train` alternates one
 update of ``D`` and one of ``G`` per batch, shows a progress bar and a sample
 grid every few epochs, and checkpoints to a directory it can resume from.
 
-Both networks are plain Keras layers (no custom classes), so they save in the
-``.keras`` format and load with ``safe_mode=True``; checkpoints are verified
-against a SHA-256 manifest (:mod:`.integrity`) before they are loaded.
+Both networks are plain Keras layers (no custom classes), so they save as ``.keras`` and load
+with ``safe_mode=True``; checkpoints are checked against a SHA-256 manifest before loading.
 """
 
 from __future__ import annotations
@@ -33,7 +32,16 @@ from modelsec_edu import backend, validation
 from modelsec_edu.models import loop
 from modelsec_edu.supply_chain import integrity
 
-__all__ = ["GAN", "cgan", "dcgan", "label_accuracy", "load_checkpoint", "sample", "save_checkpoint", "train"]
+__all__ = [
+    "GAN",
+    "cgan",
+    "dcgan",
+    "label_accuracy",
+    "load_checkpoint",
+    "sample",
+    "save_checkpoint",
+    "train",
+]
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -70,18 +78,18 @@ def _trunk(latent: Any) -> Any:
 
 
 def _discriminator(outputs: int, name: str) -> keras.Model:
-    return keras.Sequential(
-        [
-            keras.Input(shape=IMAGE_SHAPE),
-            keras.layers.Conv2D(32, 4, strides=2, padding="same"),
-            keras.layers.LeakyReLU(0.2),
-            keras.layers.Conv2D(64, 4, strides=2, padding="same"),
-            keras.layers.LeakyReLU(0.2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(outputs),  # logits: [real/fake, class 0..k-1]
-        ],
-        name=name,
-    )
+    conv, act = keras.layers.Conv2D, keras.layers.LeakyReLU
+    layers = [
+        conv(32, 4, strides=2, padding="same"),
+        act(0.2),
+        conv(64, 4, strides=2, padding="same"),
+    ]
+    layers += [
+        act(0.2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(outputs),
+    ]  # [real/fake, class..]
+    return keras.Sequential([keras.Input(shape=IMAGE_SHAPE), *layers], name=name)
 
 
 def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
@@ -89,35 +97,29 @@ def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
     return model
 
 
-def _check_latent(latent_dim: Any) -> int:
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be an int >= 1, got {latent_dim!r}")
-    return int(latent_dim)
-
-
 def dcgan(*, latent_dim: int = 64, learning_rate: float = 2e-4) -> GAN:
     """An unconditional DCGAN for 28x28 digits (Radford, Metz & Chintala 2016)."""
-    latent_dim = _check_latent(latent_dim)
+    latent_dim = validation.check_int(latent_dim, "latent_dim", min=1)
     z = keras.Input(shape=(latent_dim,), name="z")
     generator = keras.Model(z, _trunk(z), name="dcgan_generator")
     discriminator = _discriminator(1, "dcgan_discriminator")
-    return GAN(_compile(generator, learning_rate), _compile(discriminator, learning_rate), latent_dim)
+    return GAN(
+        _compile(generator, learning_rate), _compile(discriminator, learning_rate), latent_dim
+    )
 
 
 def cgan(*, latent_dim: int = 64, num_classes: int = 10, learning_rate: float = 2e-4) -> GAN:
     """A conditional GAN: ``G(z, label)``; ``D`` also classifies real digits (AC-GAN, Odena et al. 2017)."""
-    latent_dim = _check_latent(latent_dim)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    latent_dim = validation.check_int(latent_dim, "latent_dim", min=1)
+    num_classes = validation.check_int(num_classes, "num_classes", min=2)
     z = keras.Input(shape=(latent_dim,), name="z")
     label = keras.Input(shape=(), dtype="int32", name="label")
     emb = keras.layers.Embedding(num_classes, 32)(label)
     latent = keras.layers.Concatenate()([z, emb])
     generator = keras.Model([z, label], _trunk(latent), name="cgan_generator")
     discriminator = _discriminator(1 + num_classes, "cgan_discriminator")
-    return GAN(
-        _compile(generator, learning_rate), _compile(discriminator, learning_rate), latent_dim, num_classes
-    )
+    networks = _compile(generator, learning_rate), _compile(discriminator, learning_rate)
+    return GAN(*networks, latent_dim, num_classes)
 
 
 # --------------------------------------------------------------------------- sampling
@@ -128,17 +130,16 @@ def _is_conditional(generator: keras.Model) -> bool:
 
 
 def _num_classes(generator: keras.Model) -> int:
-    return next(int(la.input_dim) for la in generator.layers if isinstance(la, keras.layers.Embedding))
+    return next(
+        int(la.input_dim) for la in generator.layers if isinstance(la, keras.layers.Embedding)
+    )
 
 
 def _sampler(generator: keras.Model):
-    def make():
-        def fn(run, z, c):
-            return run([z, c]) if _is_conditional(generator) else run(z)
-
-        return fn
-
-    return backend.compiled(generator, ("gan_sample",), make)
+    conditional = _is_conditional(generator)
+    return backend.compiled(
+        generator, ("gan_sample",), lambda: lambda run, z, c: run([z, c]) if conditional else run(z)
+    )
 
 
 def sample(
@@ -155,15 +156,16 @@ def sample(
     each sample; when omitted they are drawn uniformly.  An unconditional
     generator takes no labels and returns ``None`` for them.
     """
-    if not isinstance(generator, keras.Model):
-        raise TypeError(f"generator must be a keras.Model, got {type(generator).__name__}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    generator = validation.check_model(generator, "generator")
+    n = validation.check_int(n, "n", min=1)
+    batch_size = validation.check_int(batch_size, "batch_size", min=1)
     rng = np.random.default_rng(seed)
     latent_dim = int(generator.inputs[0].shape[-1])
     z = rng.standard_normal((n, latent_dim)).astype("float32")
     if _is_conditional(generator):
-        labels = rng.integers(0, _num_classes(generator), n) if labels is None else np.asarray(labels)
+        labels = (
+            rng.integers(0, _num_classes(generator), n) if labels is None else np.asarray(labels)
+        )
         if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(f"labels must be {n} integer class labels, got shape {labels.shape}")
         c = labels.astype("int32")
@@ -176,10 +178,13 @@ def sample(
         keras.ops.convert_to_numpy(call(t(z[i : i + batch_size]), t(c[i : i + batch_size])))
         for i in range(0, n, batch_size)
     ]
-    return np.concatenate(out).astype("float32"), (c.astype("int64") if _is_conditional(generator) else None)
+    images = np.concatenate(out).astype("float32")
+    return images, (c.astype("int64") if _is_conditional(generator) else None)
 
 
-def label_accuracy(generator: keras.Model, classifier: keras.Model, *, n: int = 1000, seed: int = 0) -> float:
+def label_accuracy(
+    generator: keras.Model, classifier: keras.Model, *, n: int = 1000, seed: int = 0
+) -> float:
     """Share of conditional samples that a separately trained classifier recognises as their label.
 
     An honest measure of a conditional generator's quality: a digit the
@@ -188,9 +193,9 @@ def label_accuracy(generator: keras.Model, classifier: keras.Model, *, n: int = 
     if not _is_conditional(generator):
         raise ValueError("label_accuracy needs a conditional generator (inputs z and label)")
     images, labels = sample(generator, n, labels=np.arange(n) % _num_classes(generator), seed=seed)
-    pred = np.concatenate(
-        [keras.ops.convert_to_numpy(classifier(images[i : i + 500], training=False)) for i in range(0, n, 500)]
-    ).argmax(axis=1)
+    classifier = validation.check_model(classifier, "classifier")
+    logits = [classifier(images[i : i + 500], training=False) for i in range(0, n, 500)]
+    pred = np.concatenate([keras.ops.convert_to_numpy(t) for t in logits]).argmax(axis=1)
     return float(np.mean(pred == labels))
 
 
@@ -251,7 +256,9 @@ def _show_grid(epoch: int, images: np.ndarray, labels: np.ndarray | None) -> Non
 
     from modelsec_edu import plots
 
-    fig = plots.image_grid(images, labels=labels, ncols=10, size=0.8, title=f"samples after epoch {epoch}")
+    fig = plots.image_grid(
+        images, labels=labels, ncols=10, size=0.8, title=f"samples after epoch {epoch}"
+    )
     display(fig)
     plt.close(fig)
 
@@ -291,22 +298,19 @@ def train(
     """
     if not isinstance(gan, GAN):
         raise TypeError(f"gan must be a gan.GAN (from dcgan() or cgan()), got {type(gan).__name__}")
-    x = np.asarray(x, dtype="float32")
-    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"x must be images of shape (n, 28, 28, 1), got {x.shape}")
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError("x must lie in [0, 1] (the generator ends in a sigmoid)")
+    x = validation.check_array(x, "x", ndim=4)
+    if x.shape[1:] != IMAGE_SHAPE or x.min() < 0 or x.max() > 1:  # the generator ends in a sigmoid
+        raise ValueError(f"x must be images of shape (n, 28, 28, 1) in [0, 1], got {x.shape}")
     if gan.conditional:
-        y = np.asarray(y) if y is not None else None
-        if y is None or y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError("a conditional GAN needs integer labels y, one per image")
-        y = y.astype("int32")
+        y = validation.check_labels(y, "y", n=len(x), num_classes=gan.num_classes).astype("int32")
     else:
         y = np.zeros(len(x), dtype="int32")
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("sample_every", sample_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    checkpoint_dir = None if checkpoint_dir is None else _checkpoint_target(gan, checkpoint_dir, False)
+    epochs = validation.check_int(epochs, "epochs", min=1)
+    batch_size = validation.check_int(batch_size, "batch_size", min=1)
+    sample_every = validation.check_int(sample_every, "sample_every", min=1)
+    checkpoint_dir = (
+        None if checkpoint_dir is None else _checkpoint_target(gan, checkpoint_dir, False)
+    )
 
     G, D = gan.generator, gan.discriminator
     d_step = backend.train_step(D, _d_loss(gan.conditional), key=("gan_d", id(D.optimizer)))
@@ -320,14 +324,19 @@ def train(
         z = t(rng.standard_normal((len(idx), gan.latent_dim)).astype("float32"))
         c = t(rng.integers(0, max(gan.num_classes, 1), len(idx)).astype("int32"))
         d_loss = d_step((t(x[idx]), sampler(z, c)), t(y[idx]))
-        weights = ([v.value for v in D.trainable_variables], [v.value for v in D.non_trainable_variables])
+        weights = (
+            [v.value for v in D.trainable_variables],
+            [v.value for v in D.non_trainable_variables],
+        )
         return {"d_loss": d_loss, "g_loss": g_step((z, *weights), c)}
 
     def end_epoch(epoch, logs):
         gan.epochs_done = epoch + 1
         if checkpoint_dir is not None:
             save_checkpoint(gan, checkpoint_dir)
-        if on_samples is not None and (gan.epochs_done % sample_every == 0 or gan.epochs_done == epochs):
+        if on_samples is not None and (
+            gan.epochs_done % sample_every == 0 or gan.epochs_done == epochs
+        ):
             images = keras.ops.convert_to_numpy(sampler(t(grid_z), t(grid_c)))
             on_samples(gan.epochs_done, images, grid_c if gan.conditional else None)
 
@@ -358,9 +367,15 @@ def save_checkpoint(gan: GAN, directory: str | Path, *, overwrite: bool = False)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = directory / "manifest.json"
     integrity.save_model(gan.generator, directory / "generator.keras", manifest, overwrite=True)
-    integrity.save_model(gan.discriminator, directory / "discriminator.keras", manifest, overwrite=True)
+    integrity.save_model(
+        gan.discriminator, directory / "discriminator.keras", manifest, overwrite=True
+    )
     meta = directory / "gan.json"
-    info = {"latent_dim": gan.latent_dim, "num_classes": gan.num_classes, "epochs_done": gan.epochs_done}
+    info = {
+        "latent_dim": gan.latent_dim,
+        "num_classes": gan.num_classes,
+        "epochs_done": gan.epochs_done,
+    }
     meta.write_text(json.dumps(info), encoding="utf-8")
     integrity.record(meta, manifest, replace=True)
     return directory
@@ -381,5 +396,5 @@ def load_checkpoint(directory: str | Path) -> GAN | None:
     info = json.loads(meta.read_text(encoding="utf-8"))
     generator = integrity.load_model(directory / "generator.keras", manifest)
     discriminator = integrity.load_model(directory / "discriminator.keras", manifest)
-    epochs, own = int(info["epochs_done"]), directory.resolve()  # its own: train(checkpoint_dir=) updates it
-    return GAN(generator, discriminator, int(info["latent_dim"]), int(info["num_classes"]), epochs, own)
+    dims = int(info["latent_dim"]), int(info["num_classes"]), int(info["epochs_done"])
+    return GAN(generator, discriminator, *dims, directory.resolve())  # its own: train() updates it

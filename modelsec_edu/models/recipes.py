@@ -154,7 +154,11 @@ QUICK_RECIPES: dict[str, dict[str, Any]] = {
     "small_cnn_cgan": dict(_QUICK),
     "small_cnn_fgsm_rs": {**_QUICK_AT, "batch_size": 32, "step_size": 0.3, "restore_best": True},
     "small_cnn_fgsm_co": {
-        **_QUICK_AT, "step_size": 0.375, "warmup_epochs": 0, "lr_warmup": 0.0, "restore_best": False
+        **_QUICK_AT,
+        "step_size": 0.375,
+        "warmup_epochs": 0,
+        "lr_warmup": 0.0,
+        "restore_best": False,
     },
     "small_cnn_pgd": {**_QUICK_AT, "steps": 3, "step_size": 0.1},
     "small_cnn_trades": {**_QUICK_AT, "steps": 3, "step_size": 0.1},

@@ -158,18 +158,27 @@ def dp_fit(
     epochs = check_int(epochs, "epochs", min=1)
     learning_rate = check_float(learning_rate, "learning_rate", min=0.0, min_open=True)
     momentum = check_float(momentum, "momentum", min=0.0, max=1.0, max_open=True)
-    delta = 1.0 / n**1.1 if delta is None else check_float(delta, "delta", min=0.0, max=1.0, min_open=True, max_open=True)
+    delta = (
+        1.0 / n**1.1
+        if delta is None
+        else check_float(delta, "delta", min=0.0, max=1.0, min_open=True, max_open=True)
+    )
     sampling = check_choice(sampling, "sampling", SAMPLINGS)
     progress = check_bool(progress, "progress")
     rng = np.random.default_rng(check_seed(seed))
 
     model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum))
-    step = backend.train_step(model, _per_example_losses, key="privacy.dp_fit", per_example=_aggregate)
+    step = backend.train_step(
+        model, _per_example_losses, key="privacy.dp_fit", per_example=_aggregate
+    )
     shapes = [tuple(v.shape) for v in model.trainable_variables]
     cap = capacity(batch_size, n) if sampling == "poisson" else batch_size
     steps = math.ceil(epochs * n / batch_size - 1e-9)
     yt = y.astype("int32")
-    consts = (keras.ops.convert_to_tensor(clip, "float32"), keras.ops.convert_to_tensor(float(batch_size), "float32"))
+    consts = (
+        keras.ops.convert_to_tensor(clip, "float32"),
+        keras.ops.convert_to_tensor(float(batch_size), "float32"),
+    )
     order, losses = np.empty(0, dtype=int), []
     bar = range(steps)
     if progress:
@@ -180,7 +189,9 @@ def dp_fit(
         if sampling == "poisson":
             idx = np.flatnonzero(rng.random(n) < batch_size / n)
             if len(idx) > cap:
-                warnings.warn(f"Poisson batch of {len(idx)} cut to the capacity {cap}", stacklevel=2)
+                warnings.warn(
+                    f"Poisson batch of {len(idx)} cut to the capacity {cap}", stacklevel=2
+                )
                 idx = idx[:cap]
         else:
             per_pass = n // batch_size
@@ -190,16 +201,33 @@ def dp_fit(
         take = np.resize(idx, cap) if len(idx) else np.zeros(cap, dtype=int)  # pad by repeating
         mask = (np.arange(cap) < len(idx)).astype("float32")
         noise = [(sigma * clip * rng.standard_normal(shape)).astype("float32") for shape in shapes]
-        aux = (keras.ops.convert_to_tensor(mask), [keras.ops.convert_to_tensor(z) for z in noise], *consts)
-        loss = step(keras.ops.convert_to_tensor(x[take]), keras.ops.convert_to_tensor(yt[take]), aux)
+        aux = (
+            keras.ops.convert_to_tensor(mask),
+            [keras.ops.convert_to_tensor(z) for z in noise],
+            *consts,
+        )
+        loss = step(
+            keras.ops.convert_to_tensor(x[take]), keras.ops.convert_to_tensor(yt[take]), aux
+        )
         losses.append(float(keras.ops.convert_to_numpy(loss)))
     if progress:
         bar.close()
-    eps = math.inf if sigma == 0 else dp_epsilon(
-        n=n, batch_size=batch_size, noise_multiplier=sigma, epochs=epochs, delta=delta
+    eps = (
+        math.inf
+        if sigma == 0
+        else dp_epsilon(
+            n=n, batch_size=batch_size, noise_multiplier=sigma, epochs=epochs, delta=delta
+        )
     )
     return DPTraining(
-        model=model, epsilon=eps, delta=delta, steps=steps, noise_multiplier=sigma,
-        l2_norm_clip=clip, batch_size=batch_size, epochs=epochs, sampling=sampling,
+        model=model,
+        epsilon=eps,
+        delta=delta,
+        steps=steps,
+        noise_multiplier=sigma,
+        l2_norm_clip=clip,
+        batch_size=batch_size,
+        epochs=epochs,
+        sampling=sampling,
         losses=np.asarray(losses),
     )

@@ -228,7 +228,9 @@ def _search(state: _Int8Model, x, y, *, flips, candidates, cap, objective, exact
                 if gain[flat] <= 0 or (t, index, bit) in done:
                     continue  # to first order this flip would not help
                 state.set(t, flip_bit(q, index, bit))
-                tried.append((float(attack_score(logits(x), y, objective=objective, cap=cap)), t, index, bit))
+                tried.append(
+                    (float(attack_score(logits(x), y, objective=objective, cap=cap)), t, index, bit)
+                )
             state.set(t, q)
         if exact:
             tried += dense_flip_losses(
@@ -320,8 +322,17 @@ def bit_flip_attack(
     runs = []
     for obj in ("ce", "margin") if objective == "auto" else (objective,):
         state = _Int8Model(model)
-        log = _search(state, x, y, flips=flips, candidates=candidates, cap=cap, objective=obj,
-                      exact=exact, acc=acc)
+        log = _search(
+            state,
+            x,
+            y,
+            flips=flips,
+            candidates=candidates,
+            cap=cap,
+            objective=obj,
+            exact=exact,
+            acc=acc,
+        )
         runs.append((models.accuracy(state.model, x, y), len(runs), state.model, log))
     _, _, attacked, log = min(runs, key=lambda r: r[:2])
     return attacked, log

@@ -34,11 +34,18 @@ def attack_transfer_table(
     adv = {}
     for s in names:
         adv[s] = [
-            evasion.pgd(models_[s], x, y, eps=e, step_size=2.5 * e / steps, steps=steps, seed=seed) if e > 0 else x
+            evasion.pgd(models_[s], x, y, eps=e, step_size=2.5 * e / steps, steps=steps, seed=seed)
+            if e > 0
+            else x
             for e in eps_values
         ]
     probs = np.stack(
-        [np.stack([np.stack([models.predict_proba(models_[t], a) for t in names]) for a in adv[s]]) for s in names]
+        [
+            np.stack(
+                [np.stack([models.predict_proba(models_[t], a) for t in names]) for a in adv[s]]
+            )
+            for s in names
+        ]
     )
     return adv, probs
 
@@ -64,18 +71,26 @@ def robust_models_explorer(
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
     if len(x) < 1 or y.shape != (len(x),):
-        raise ValueError(f"x and y must be a non-empty batch with one label per image, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"x and y must be a non-empty batch with one label per image, got {x.shape} and {y.shape}"
+        )
     eps_values = [float(e) for e in eps_values]
     names = list(models_)
     adv, probs = attack_transfer_table(models_, x, y, eps_values=eps_values, steps=steps, seed=seed)
 
-    eps = w.SelectionSlider(options=eps_values, value=eps_values[0], description="\u03b5", continuous_update=False)
-    index = w.IntSlider(value=0, min=0, max=len(x) - 1, description="image", continuous_update=False)
+    eps = w.SelectionSlider(
+        options=eps_values, value=eps_values[0], description="\u03b5", continuous_update=False
+    )
+    index = w.IntSlider(
+        value=0, min=0, max=len(x) - 1, description="image", continuous_update=False
+    )
     source = w.Dropdown(options=names, value=names[0], description="attack on")
     fig = FigurePanel((9.0, 3.0), ncols=2)
     ax_img, ax_bar = fig.axes
     ax_img.set_position([0.01, 0.08, 0.25, 0.8])
-    ax_bar.set_position([0.45, 0.2, 0.4, 0.72])  # room for the model names (left) and the answers (right)
+    ax_bar.set_position(
+        [0.45, 0.2, 0.4, 0.72]
+    )  # room for the model names (left) and the answers (right)
     image = ax_img.imshow(np.squeeze(x[0]), cmap="gray", vmin=0, vmax=1)
     ax_img.axis("off")
     title = ax_img.set_title("", fontsize=9)

@@ -30,7 +30,15 @@ QUERIES_PER_STEP = 25  # Square Attack: the steps control buys this many queries
 
 
 def run_attack(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, *, attack: str, eps: float, steps: int, norm: str, seed: int = 0
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    attack: str,
+    eps: float,
+    steps: int,
+    norm: str,
+    seed: int = 0,
 ) -> np.ndarray:
     """Run one of the chapter's attacks with the explorer's settings.
 
@@ -54,10 +62,14 @@ def run_attack(
     if attack == "FGSM":
         if norm == "linf":
             return evasion.fgsm(model, x, y, eps=eps)
-        return evasion.pgd(model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False)
+        return evasion.pgd(
+            model, x, y, eps=eps, step_size=eps, steps=1, norm=norm, random_start=False
+        )
     if attack == "PGD":
         step_size = default_step_size(eps, steps)
-        return evasion.pgd(model, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm, seed=seed)
+        return evasion.pgd(
+            model, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm, seed=seed
+        )
     if norm != "linf":
         raise ValueError("the Square Attack here is L-inf only: choose norm 'linf'")
     return evasion.square_attack(model, x, y, eps=eps, queries=QUERIES_PER_STEP * steps, seed=seed)
@@ -82,7 +94,9 @@ def live_controls(attack: str, norm: str) -> set[str]:
 def _images(x: np.ndarray, name: str) -> np.ndarray:
     x = check_array(x, "x")
     if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"x: {name} shows grey images of shape (n, height, width, 1), got {x.shape}")
+        raise ValueError(
+            f"x: {name} shows grey images of shape (n, height, width, 1), got {x.shape}"
+        )
     return x
 
 
@@ -113,17 +127,38 @@ def attack_explorer(
     if y.shape != (len(x),):
         raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
     attack = w.Dropdown(options=list(ATTACKS), value="PGD", description="attack")
-    norm = w.ToggleButtons(options=[("L\u221e", "linf"), ("L2", "l2")], value="linf", description="norm")
-    eps_inf = w.FloatSlider(value=0.1, min=0.0, max=max_eps_linf, step=0.01, description="\u03b5 (L\u221e)",
-                            continuous_update=False, readout_format=".2f")
-    eps_2 = w.FloatSlider(value=1.5, min=0.0, max=max_eps_l2, step=0.1, description="\u03b5 (L2)",
-                          continuous_update=False, readout_format=".1f")
-    steps = w.SelectionSlider(options=[1, 2, 5, 10, 20, 40, 100], value=20, description="steps",
-                              continuous_update=False)
-    index = w.IntSlider(value=0, min=0, max=len(x) - 1, description="image", continuous_update=False)
+    norm = w.ToggleButtons(
+        options=[("L\u221e", "linf"), ("L2", "l2")], value="linf", description="norm"
+    )
+    eps_inf = w.FloatSlider(
+        value=0.1,
+        min=0.0,
+        max=max_eps_linf,
+        step=0.01,
+        description="\u03b5 (L\u221e)",
+        continuous_update=False,
+        readout_format=".2f",
+    )
+    eps_2 = w.FloatSlider(
+        value=1.5,
+        min=0.0,
+        max=max_eps_l2,
+        step=0.1,
+        description="\u03b5 (L2)",
+        continuous_update=False,
+        readout_format=".1f",
+    )
+    steps = w.SelectionSlider(
+        options=[1, 2, 5, 10, 20, 40, 100], value=20, description="steps", continuous_update=False
+    )
+    index = w.IntSlider(
+        value=0, min=0, max=len(x) - 1, description="image", continuous_update=False
+    )
     probs_clean = models.predict_proba(model, x)
     k = probs_clean.shape[1]
-    run_attack(model, x[:1], y[:1], attack="PGD", eps=0.1, steps=20, norm="linf", seed=seed)  # compile up front
+    run_attack(
+        model, x[:1], y[:1], attack="PGD", eps=0.1, steps=20, norm="linf", seed=seed
+    )  # compile up front
 
     fig = BlitFigurePanel((11, 2.9), ncols=4)
     fig.figure.subplots_adjust(left=0.02, right=0.98, bottom=0.16, top=0.84, wspace=0.25)
@@ -136,8 +171,12 @@ def attack_explorer(
         ax.axis("off")
     titles = [ax.set_title("", fontsize=9) for ax in (ax_clean, ax_adv, ax_delta)]
     width = 0.4
-    bars_clean = ax_p.bar(np.arange(k) - width / 2, np.zeros(k), width, color="tab:blue", label="before")
-    bars_adv = ax_p.bar(np.arange(k) + width / 2, np.zeros(k), width, color="tab:red", label="after")
+    bars_clean = ax_p.bar(
+        np.arange(k) - width / 2, np.zeros(k), width, color="tab:blue", label="before"
+    )
+    bars_adv = ax_p.bar(
+        np.arange(k) + width / 2, np.zeros(k), width, color="tab:red", label="after"
+    )
     ax_p.set(ylim=(0, 1), xticks=np.arange(k), xlabel="class")
     ax_p.set_title("probabilities", fontsize=9)
     ax_p.legend(fontsize=7, loc="upper right")
@@ -146,7 +185,12 @@ def attack_explorer(
     def update(panel: Panel) -> str:
         i = index.value
         live = live_controls(attack.value, norm.value)
-        for name, control in (("norm", norm), ("eps_linf", eps_inf), ("eps_l2", eps_2), ("steps", steps)):
+        for name, control in (
+            ("norm", norm),
+            ("eps_linf", eps_inf),
+            ("eps_l2", eps_2),
+            ("steps", steps),
+        ):
             control.disabled = name not in live  # a control that cannot change the picture is off
         eps = eps_inf.value if norm.value == "linf" else eps_2.value
         note = ""
@@ -154,8 +198,16 @@ def attack_explorer(
         if attack.value == "Square" and chosen_norm != "linf":
             chosen_norm, eps, note = "linf", eps_inf.value, " (Square is L\u221e only: ran L\u221e)"
         t0 = time.perf_counter()
-        x_adv = run_attack(model, x[i : i + 1], y[i : i + 1], attack=attack.value, eps=eps, steps=steps.value,
-                           norm=chosen_norm, seed=seed)
+        x_adv = run_attack(
+            model,
+            x[i : i + 1],
+            y[i : i + 1],
+            attack=attack.value,
+            eps=eps,
+            steps=steps.value,
+            norm=chosen_norm,
+            seed=seed,
+        )
         took = time.perf_counter() - t0
         p_adv = models.predict_proba(model, x_adv)[0]
         delta = x_adv[0, :, :, 0] - x[i, :, :, 0]
@@ -181,7 +233,9 @@ def attack_explorer(
             f"&#8214;&delta;&#8214;<sub>2</sub> = {sizes['l2'][0]:.2f} ({took:.2f} s)"
         )
 
-    panel = Panel([attack, norm, eps_inf, eps_2, steps, index], update, fig=fig, title="Attack explorer")
+    panel = Panel(
+        [attack, norm, eps_inf, eps_2, steps, index], update, fig=fig, title="Attack explorer"
+    )
     panel.children[1].layout.flex_flow = "row wrap"  # six controls: let them wrap
     return panel
 
@@ -204,7 +258,9 @@ def security_curves(
     attacked with PGD on the chosen model.
     """
     if not isinstance(models_, Mapping):
-        raise TypeError(f"models_ must be a mapping of names to models, got {type(models_).__name__}")
+        raise TypeError(
+            f"models_ must be a mapping of names to models, got {type(models_).__name__}"
+        )
     if not models_:
         raise ValueError("models_: security_curves needs at least one model")
     for m in models_.values():
@@ -221,13 +277,26 @@ def security_curves(
     shown = {}
     for m in names:
         shown[m] = [
-            run_attack(models_[m], x[:n_show], y[:n_show], attack="PGD", eps=e, steps=20, norm="linf", seed=seed)
+            run_attack(
+                models_[m],
+                x[:n_show],
+                y[:n_show],
+                attack="PGD",
+                eps=e,
+                steps=20,
+                norm="linf",
+                seed=seed,
+            )
             for e in eps_values
         ]
         shown[m] = [(a, models.predict_labels(models_[m], a)) for a in shown[m]]
 
-    eps = w.SelectionSlider(options=eps_values, value=eps_values[min(2, len(eps_values) - 1)], description="\u03b5",
-                            continuous_update=False)
+    eps = w.SelectionSlider(
+        options=eps_values,
+        value=eps_values[min(2, len(eps_values) - 1)],
+        description="\u03b5",
+        continuous_update=False,
+    )
     which = w.Dropdown(options=names, value=names[0], description="images of")
     fig = FigurePanel((10, 3.2), ncols=2)
     ax_c, ax_i = fig.axes
@@ -235,8 +304,15 @@ def security_curves(
     colors = {a: f"C{j}" for j, a in enumerate(attack_fns)}
     for j, m in enumerate(names):
         for a, acc in curves[m].items():
-            ax_c.plot(eps_values, np.asarray(acc) * 100, styles[j % 4], marker="o", ms=3, color=colors[a],
-                      label=f"{m}: {a}")
+            ax_c.plot(
+                eps_values,
+                np.asarray(acc) * 100,
+                styles[j % 4],
+                marker="o",
+                ms=3,
+                color=colors[a],
+                label=f"{m}: {a}",
+            )
     ax_c.set(xlabel="\u03b5 (L\u221e)", ylabel="robust accuracy (%)", ylim=(-2, 102))
     ax_c.grid(alpha=0.3)
     ax_c.legend(fontsize=7)
@@ -254,7 +330,10 @@ def security_curves(
             montage[:, c * (wd + 2) : c * (wd + 2) + wd] = x_adv[c, :, :, 0]
         image.set_data(montage)
         marker.set_xdata([eps.value, eps.value])
-        right = ", ".join(f"{p}" if p == t else f"<span style='color:red'>{p}</span>" for p, t in zip(pred, y[:n_show]))
+        right = ", ".join(
+            f"{p}" if p == t else f"<span style='color:red'>{p}</span>"
+            for p, t in zip(pred, y[:n_show])
+        )
         ax_i.set_title(f"PGD on {which.value}, \u03b5 = {eps.value:g}", fontsize=9)
         accs = "; ".join(
             f"{m}: " + ", ".join(f"{a} {curves[m][a][k]:.0%}" for a in attack_fns) for m in names

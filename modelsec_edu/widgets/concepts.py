@@ -51,7 +51,9 @@ def _batch(x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{what} needs at least one image of shape (n, ...), got shape {x.shape}")
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{what}: y must be {len(x)} integer labels to match x, got {y.dtype} {y.shape}")
+        raise ValueError(
+            f"{what}: y must be {len(x)} integer labels to match x, got {y.dtype} {y.shape}"
+        )
     return x, y
 
 
@@ -117,18 +119,32 @@ def label_flip_explorer(
     """
     rates = sorted({float(r) for r in rates})
     accs = label_flip_curve(
-        make_model, x_train, y_train, x_test, y_test,
-        rates=rates, epochs=epochs, batch_size=batch_size, seed=seed,
+        make_model,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        rates=rates,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
     )
     k = evasion.num_classes(make_model())
-    rate = w.SelectionSlider(options=rates, value=rates[0], description="flipped", continuous_update=False)
+    rate = w.SelectionSlider(
+        options=rates, value=rates[0], description="flipped", continuous_update=False
+    )
     fig = BlitFigurePanel((5.5, 3))
     ax = fig.axes[0]
     ax.plot(np.array(rates) * 100, accs * 100, marker="o", color="tab:blue", label="measured")
     (point,) = ax.plot([], [], marker="o", markersize=12, color="tab:red", ls="")
     ax.axhline(100 / k, ls=":", color="gray", label="chance")
     ax.axvline(100 * (k - 1) / k, ls="--", color="gray", lw=1, label="true label outvoted")
-    ax.set(xlabel="training labels flipped (%)", ylabel="test accuracy (%)", ylim=(0, 100), xlim=(-3, 103))
+    ax.set(
+        xlabel="training labels flipped (%)",
+        ylabel="test accuracy (%)",
+        ylim=(0, 100),
+        xlim=(-3, 103),
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.figure.tight_layout()
@@ -164,8 +180,10 @@ def weight_noise_explorer(
     maps every scale measured so far to its accuracy.
     """
     x_test, y_test = _batch(x_test, y_test, "weight_noise_explorer")
-    if isinstance(max_scale, bool) or not isinstance(max_scale, (int, float)) or not (
-        0 < max_scale < np.inf
+    if (
+        isinstance(max_scale, bool)
+        or not isinstance(max_scale, (int, float))
+        or not (0 < max_scale < np.inf)
     ):
         raise ValueError(f"max_scale must be a finite number > 0, got {max_scale!r}")
     scratch = tampering.clone(model)
@@ -197,8 +215,12 @@ def weight_noise_explorer(
     (curve,) = ax1.plot([], [], marker="o", ms=4)
     (point,) = ax1.plot([], [], marker="o", ms=10, color="tab:red", ls="")
     ax1.axhline(base_acc * 100, ls=":", color="gray")
-    ax1.set(xlim=(-0.03, max_scale * 1.03), ylim=(0, 100), xlabel="noise \u03c3 (\u00d7 layer std)",
-            ylabel="test accuracy (%)")
+    ax1.set(
+        xlim=(-0.03, max_scale * 1.03),
+        ylim=(0, 100),
+        xlabel="noise \u03c3 (\u00d7 layer std)",
+        ylabel="test accuracy (%)",
+    )
     ax1.grid(alpha=0.3)
     fig.figure.tight_layout()
     fig.animate(noisy_hist, curve, point)
@@ -235,7 +257,9 @@ def fgsm_explorer(
     """
     x, y = _batch(x, y, "fgsm_explorer")
     if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"fgsm_explorer shows grey images of shape (n, height, width, 1), got {x.shape}")
+        raise ValueError(
+            f"fgsm_explorer shows grey images of shape (n, height, width, 1), got {x.shape}"
+        )
     n_show = max(1, min(int(n_show), len(x)))
     eps = _slider("\u03b5", 0.0, 0.0, max_eps, 0.01)
     pred_clean = models.predict_labels(model, x)
@@ -255,8 +279,17 @@ def fgsm_explorer(
     image = ax.imshow(montage, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.axis("off")
     captions = [
-        [ax.text(c * (wd + gap) + wd / 2, r * (band + h) + band / 2, "", ha="center", va="center", fontsize=10)
-         for c in range(n_show)]
+        [
+            ax.text(
+                c * (wd + gap) + wd / 2,
+                r * (band + h) + band / 2,
+                "",
+                ha="center",
+                va="center",
+                fontsize=10,
+            )
+            for c in range(n_show)
+        ]
         for r in range(2)
     ]
     for c in range(n_show):
@@ -286,7 +319,9 @@ def fgsm_explorer(
 # --------------------------------------------------------------------------- chapter 02
 
 
-def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, seed: int = 0) -> Panel:
+def gradient_walk(
+    model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, seed: int = 0
+) -> Panel:
     """Move one image along sign(d l / d x) by ``t``: see the loss, the image and the probabilities.
 
     The loss curve also shows a random direction of the same size, the
@@ -314,7 +349,9 @@ def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, see
     marker = ax1.axvline(0.0, color="red", ls=":")
     ax1.set(xlabel="t", ylabel="loss l", yscale="symlog")
     ax1.legend(fontsize=8)
-    bars = ax2.bar(range(k), np.zeros(k), color=["tab:green" if i == y else "tab:blue" for i in range(k)])
+    bars = ax2.bar(
+        range(k), np.zeros(k), color=["tab:green" if i == y else "tab:blue" for i in range(k)]
+    )
     ax2.set(ylim=(0, 1), xticks=range(k))
     ax2.set_title("probabilities (true class green)", fontsize=9)
     fig.figure.tight_layout()
@@ -330,6 +367,8 @@ def gradient_walk(model: keras.Model, x: Any, y: int, *, max_t: float = 0.3, see
         marker.set_xdata([t.value, t.value])
         for bar, h in zip(bars, p):
             bar.set_height(h)
-        return f"t = {t.value:+.2f}: loss <b>{lt:.3f}</b>, predicted {int(p.argmax())} (true {int(y)})"
+        return (
+            f"t = {t.value:+.2f}: loss <b>{lt:.3f}</b>, predicted {int(p.argmax())} (true {int(y)})"
+        )
 
     return Panel([t], update, fig=fig, title="Walking along the input gradient")

@@ -41,8 +41,10 @@ def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
     sigmas = [p.noise_multiplier for p in points]
     eps = _eps_axis(points)
     slider = w.SelectionSlider(
-        options=[(f"{s:g}", s) for s in sigmas], value=sigmas[len(sigmas) // 2],
-        description="noise \u03c3", continuous_update=False,
+        options=[(f"{s:g}", s) for s in sigmas],
+        value=sigmas[len(sigmas) // 2],
+        description="noise \u03c3",
+        continuous_update=False,
     )
     fig = FigurePanel((9.0, 3.2), ncols=2)
     ax_acc, ax_auc = fig.axes
@@ -71,4 +73,6 @@ def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
             f"(train {p.train_accuracy:.1%}), membership AUC {p.mia_auc:.3f}"
         )
 
-    return Panel([slider], update, fig=fig, title=title or "DP-SGD: noise against privacy and accuracy")
+    return Panel(
+        [slider], update, fig=fig, title=title or "DP-SGD: noise against privacy and accuracy"
+    )

@@ -58,16 +58,28 @@ def run_backdoor(
     :func:`.runtime.set_seed` does), so runs that differ only in the
     poisoning differ only because of it.
     """
-    x_p, y_p, idx = poisoning.badnets(x_train, y_train, target=target, rate=rate, seed=seed, **trigger_options)
+    x_p, y_p, idx = poisoning.badnets(
+        x_train, y_train, target=target, rate=rate, seed=seed, **trigger_options
+    )
     keras.utils.set_random_seed(seed)
     model = make_model()
-    models.fit(model, x_p, y_p, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, progress=False)
+    models.fit(
+        model,
+        x_p,
+        y_p,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        progress=False,
+    )
     return BackdoorRun(
         rate=float(rate),
         trigger=dict(trigger_options),
         target=int(target),
         poison_idx=idx,
-        asr=poisoning.backdoor_success_rate(model, x_test, y_test, target=target, **trigger_options),
+        asr=poisoning.backdoor_success_rate(
+            model, x_test, y_test, target=target, **trigger_options
+        ),
         clean_accuracy=models.accuracy(model, x_test, y_test),
         model=model if keep_model else None,
     )
@@ -91,8 +103,17 @@ def badnets_curve(
 
     runs = [
         run_backdoor(
-            make_model, x_train, y_train, x_test, y_test, rate=r, target=target, epochs=epochs, seed=seed,
-            keep_model=False, **trigger_options,
+            make_model,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            rate=r,
+            target=target,
+            epochs=epochs,
+            seed=seed,
+            keep_model=False,
+            **trigger_options,
         )
         for r in tqdm(list(rates), desc="one model per poisoning rate")
     ]
@@ -131,15 +152,34 @@ def backdoor_explorer(
         raise ValueError("give at least one rate, size, position and target")
     keras.utils.set_random_seed(seed)
     reference = make_model()
-    models.fit(reference, x_train, y_train, epochs=epochs, batch_size=64, learning_rate=2e-3, progress=False)
+    models.fit(
+        reference,
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=64,
+        learning_rate=2e-3,
+        progress=False,
+    )
     acc_ref = models.accuracy(reference, x_test, y_test)
     cells: dict[tuple, dict[str, Any]] = {}
     for rate, size, position, target in tqdm(grid, desc="one model per setting"):
         trig = {"size": int(size), "position": position}
         run = run_backdoor(
-            make_model, x_train, y_train, x_test, y_test, rate=rate, target=target, epochs=epochs, seed=seed, **trig
+            make_model,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            rate=rate,
+            target=target,
+            epochs=epochs,
+            seed=seed,
+            **trig,
         )
-        x_p, y_p, idx = poisoning.badnets(x_train, y_train, target=target, rate=rate, seed=seed, **trig)
+        x_p, y_p, idx = poisoning.badnets(
+            x_train, y_train, target=target, rate=rate, seed=seed, **trig
+        )
         feats = poisoning.features(run.model, x_p)
         found = poisoning.exclusionary_reclassification(
             poisoning.activation_clustering(feats, y_p, seed=seed), x_p, y_p
@@ -152,15 +192,35 @@ def backdoor_explorer(
             "poison": np.isin(in_target, idx),
             "flagged": np.isin(in_target, found.flagged),
             "report": poisoning.evaluate(found.flagged, idx, len(y_p)),
-            "asr_ref": poisoning.backdoor_success_rate(reference, x_test, y_test, target=target, **trig),
+            "asr_ref": poisoning.backdoor_success_rate(
+                reference, x_test, y_test, target=target, **trig
+            ),
         }
 
     rate_c = w.SelectionSlider(
-        options=[(f"{r:.2%}", r) for r in rates], value=rates[0], description="poisoned", continuous_update=False
+        options=[(f"{r:.2%}", r) for r in rates],
+        value=rates[0],
+        description="poisoned",
+        continuous_update=False,
     )
-    size_c = w.Dropdown(options=list(sizes), value=sizes[0], description="trigger size", layout=w.Layout(width="180px"))
-    pos_c = w.Dropdown(options=list(positions), value=positions[0], description="position", layout=w.Layout(width="220px"))
-    target_c = w.Dropdown(options=list(targets), value=targets[0], description="target", layout=w.Layout(width="150px"))
+    size_c = w.Dropdown(
+        options=list(sizes),
+        value=sizes[0],
+        description="trigger size",
+        layout=w.Layout(width="180px"),
+    )
+    pos_c = w.Dropdown(
+        options=list(positions),
+        value=positions[0],
+        description="position",
+        layout=w.Layout(width="220px"),
+    )
+    target_c = w.Dropdown(
+        options=list(targets),
+        value=targets[0],
+        description="target",
+        layout=w.Layout(width="150px"),
+    )
     for control in (rate_c, size_c, pos_c, target_c):
         control.disabled = len(control.options) < 2  # a single choice cannot change the picture
     fig = FigurePanel((11, 3.2), ncols=3)
@@ -186,7 +246,11 @@ def backdoor_explorer(
     def update(panel: Panel) -> str:
         key = (rate_c.value, size_c.value, pos_c.value, target_c.value)
         cell = cells[key]
-        img.set_data(np.squeeze(poisoning.add_trigger(sample[None], size=size_c.value, position=pos_c.value)[0]))
+        img.set_data(
+            np.squeeze(
+                poisoning.add_trigger(sample[None], size=size_c.value, position=pos_c.value)[0]
+            )
+        )
         ax_img.set_title("a triggered test input", fontsize=9)
         line = [cells[(r, *key[1:])] for r in rates]
         xs = np.array(rates) * 100
@@ -215,9 +279,14 @@ def backdoor_explorer(
             f"clean samples flagged {rep['clean_flagged']:.1%}"
         )
 
-    panel = Panel([rate_c, size_c, pos_c, target_c], update, fig=fig, title="BadNets backdoor explorer")
+    panel = Panel(
+        [rate_c, size_c, pos_c, target_c], update, fig=fig, title="BadNets backdoor explorer"
+    )
     panel.results = {
         "unpoisoned_accuracy": acc_ref,
-        "grid": {key: {k: cell[k] for k in ("asr", "acc", "asr_ref", "report")} for key, cell in cells.items()},
+        "grid": {
+            key: {k: cell[k] for k in ("asr", "acc", "asr_ref", "report")}
+            for key, cell in cells.items()
+        },
     }
     return panel

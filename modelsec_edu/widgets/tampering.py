@@ -46,25 +46,47 @@ def bit_flip_explorer(
     base = tampering.quantize(model)
     if targeted_log is None:
         _, targeted_log = tampering.bit_flip_attack(
-            model, x_attack, y_attack, flips=max_flips, seed=seed, candidates=candidates, eval_data=(x_test, y_test)
+            model,
+            x_attack,
+            y_attack,
+            flips=max_flips,
+            seed=seed,
+            candidates=candidates,
+            eval_data=(x_test, y_test),
         )
     if random_log is None:
-        _, random_log = tampering.random_bit_flips(model, flips=max_flips, seed=seed, eval_data=(x_test, y_test))
-    logs = {"random": list(random_log)[:max_flips], "targeted (BFA)": list(targeted_log)[:max_flips]}
+        _, random_log = tampering.random_bit_flips(
+            model, flips=max_flips, seed=seed, eval_data=(x_test, y_test)
+        )
+    logs = {
+        "random": list(random_log)[:max_flips],
+        "targeted (BFA)": list(targeted_log)[:max_flips],
+    }
     if any(e.accuracy is None for log in logs.values() for e in log):
-        raise ValueError("the logs passed in must record accuracies: run the flips with eval_data=(x_test, y_test)")
+        raise ValueError(
+            "the logs passed in must record accuracies: run the flips with eval_data=(x_test, y_test)"
+        )
     names = tampering.weight_names(base)
-    q0, scales = zip(*(tampering.quantize_array(keras.ops.convert_to_numpy(v)) for v in base.trainable_variables))
+    q0, scales = zip(
+        *(tampering.quantize_array(keras.ops.convert_to_numpy(v)) for v in base.trainable_variables)
+    )
     scratch = tampering.clone(base)
     acc0 = models.accuracy(base, x_test, y_test)
 
     most = max(len(log) for log in logs.values())
-    flips = w.IntSlider(value=0, min=0, max=most, description="bits flipped", continuous_update=False)
+    flips = w.IntSlider(
+        value=0, min=0, max=most, description="bits flipped", continuous_update=False
+    )
     mode = w.ToggleButtons(options=list(logs), value="random", description="choice")
     fig = FigurePanel((9, 3), ncols=2)
     ax_curve, ax_layers = fig.axes
     for label, log in logs.items():
-        ax_curve.plot(range(len(log) + 1), [acc0 * 100] + [e.accuracy * 100 for e in log], marker=".", label=label)
+        ax_curve.plot(
+            range(len(log) + 1),
+            [acc0 * 100] + [e.accuracy * 100 for e in log],
+            marker=".",
+            label=label,
+        )
     (here,) = ax_curve.plot([], [], marker="o", markersize=13, mfc="none", mec="black", ls="none")
     ax_curve.axhline(10, ls=":", color="gray")
     ax_curve.set_xlabel("bits flipped")
@@ -132,7 +154,10 @@ def tamper_verify_panel(
     published = directory / "published"
     received = directory / "received"
     names = ["model.keras", "manifest.json", *(f"resaved_{i}.keras" for i in range(weights_to_try))]
-    for target in [published / n for n in names] + [received / "model.keras", received / "manifest.json"]:
+    for target in [published / n for n in names] + [
+        received / "model.keras",
+        received / "manifest.json",
+    ]:
         check_new_path(target, "directory", overwrite=overwrite)
     published.mkdir(parents=True, exist_ok=True)
     received.mkdir(parents=True, exist_ok=True)
@@ -151,8 +176,16 @@ def tamper_verify_panel(
         attacker_files.append(p)
     acc_release = models.accuracy(release, x_test, y_test)
 
-    mode = w.ToggleButtons(options=["untouched", "random bit flipped", "attacker re-saved"], value="untouched")
-    where = w.IntSlider(value=n_bits // 2, min=0, max=n_bits - 1, description="bit / weight", continuous_update=False)
+    mode = w.ToggleButtons(
+        options=["untouched", "random bit flipped", "attacker re-saved"], value="untouched"
+    )
+    where = w.IntSlider(
+        value=n_bits // 2,
+        min=0,
+        max=n_bits - 1,
+        description="bit / weight",
+        continuous_update=False,
+    )
     check = w.Checkbox(value=True, description="verify the manifest before loading")
     fig = FigurePanel((7.5, 2.6), ncols=3)
     titles = ("recorded SHA-256", "received SHA-256", "bits that differ")
@@ -169,7 +202,9 @@ def tamper_verify_panel(
             arrived.write_bytes(path.read_bytes())
             what = "the untouched file"
         elif mode.value == "random bit flipped":
-            integrity.flip_file_bit(path, arrived, bit=where.value, overwrite=True)  # the panel's own file
+            integrity.flip_file_bit(
+                path, arrived, bit=where.value, overwrite=True
+            )  # the panel's own file
             what = f"bit {where.value % 8} of byte {where.value // 8} flipped"
         else:
             i = where.value % weights_to_try
@@ -181,7 +216,11 @@ def tamper_verify_panel(
         images[2].set_data(a ^ b)
         fig.axes[2].set_title(f"bits that differ: {int((a ^ b).sum())}", fontsize=9)
         try:
-            loaded = integrity.load_model(arrived, received / "manifest.json") if check.value else _load(arrived)
+            loaded = (
+                integrity.load_model(arrived, received / "manifest.json")
+                if check.value
+                else _load(arrived)
+            )
         except integrity.IntegrityError:
             return f"{what}: <b style='color:green'>refused</b>, the SHA-256 does not match the manifest"
         except Exception as exc:  # noqa: BLE001 - any failure to parse is what the learner should see

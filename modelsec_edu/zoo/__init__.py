@@ -208,7 +208,13 @@ def _settings(name: str) -> dict:
     return models.recipes.recipe(RECIPES[name][0])
 
 
-def path(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *, cache: str | Path | None = None) -> Path:
+def path(
+    name: str,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    *,
+    cache: str | Path | None = None,
+) -> Path:
     """Where the model ``name`` trained on ``(x, y)`` with the current settings is cached."""
     settings = _settings(name)
     if x is None or y is None:
@@ -342,7 +348,9 @@ def get(
     scratch = file.with_suffix(".ckpt")
     keras.utils.set_random_seed(0)  # a recipe trains the same model every time it runs
     start = time.perf_counter()
-    model, logs = RECIPES[name][1](np.asarray(x, "float32"), np.asarray(y), settings, cache, progress, scratch)
+    model, logs = RECIPES[name][1](
+        np.asarray(x, "float32"), np.asarray(y), settings, cache, progress, scratch
+    )
     seconds = time.perf_counter() - start
     # A manifest entry whose file is gone is stale, not a tampered file: nothing is overwritten.
     listed = integrity.read_manifest(manifest)
@@ -366,7 +374,13 @@ def get(
     return model
 
 
-def info(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *, cache: str | Path | None = None) -> dict[str, Any]:
+def info(
+    name: str,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    *,
+    cache: str | Path | None = None,
+) -> dict[str, Any]:
     """How a model was trained (settings, seconds, backend, history), verified against its manifest.
 
     Describes the model :func:`get` returns: the shipped record where a shipped
@@ -376,7 +390,9 @@ def info(name: str, x: np.ndarray | None = None, y: np.ndarray | None = None, *,
         return shipped.record(name)
     file = path(name, x, y, cache=cache).with_suffix(".json")
     if not file.exists():
-        raise FileNotFoundError(f"{name} is not cached yet in {file.parent}: zoo.get({name!r}) trains it")
+        raise FileNotFoundError(
+            f"{name} is not cached yet in {file.parent}: zoo.get({name!r}) trains it"
+        )
     try:
         integrity.verify(file, file.parent / "manifest.json")
     except integrity.IntegrityError as exc:

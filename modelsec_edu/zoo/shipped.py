@@ -28,7 +28,17 @@ from typing import Any
 from modelsec_edu.supply_chain import integrity, signing
 from modelsec_edu.validation import check_bool, check_int
 
-__all__ = ["FOLDER", "available", "card", "files", "estimate", "names", "notice", "record", "verify"]
+__all__ = [
+    "FOLDER",
+    "available",
+    "card",
+    "files",
+    "estimate",
+    "names",
+    "notice",
+    "record",
+    "verify",
+]
 
 FOLDER = Path(__file__).resolve().parent / "weights"
 MANIFEST = "manifest.json"
@@ -133,11 +143,15 @@ def notice(name: str, how: str, folder: str | Path | None = None) -> str:
     if not isinstance(how, str):
         raise TypeError(f"how must be a str, got {type(how).__name__}")
     doc = record(name, folder)
-    figures = ", ".join(f"{k} {v:.3f}" for k, v in doc.get("figures", {}).items()
-                        if isinstance(v, (int, float)))
+    figures = ", ".join(
+        f"{k} {v:.3f}" for k, v in doc.get("figures", {}).items() if isinstance(v, (int, float))
+    )
     cost = doc.get("train_seconds")
-    again = f"about {minutes(cost)} on {doc.get('machine', 'the machine in its card')}" \
-        if isinstance(cost, (int, float)) else "a time its card gives"
+    again = (
+        f"about {minutes(cost)} on {doc.get('machine', 'the machine in its card')}"
+        if isinstance(cost, (int, float))
+        else "a time its card gives"
+    )
     return (
         f"zoo: {name} is the course's shipped model, trained on {doc.get('data', 'see its card')}"
         f"{' (' + figures + ')' if figures else ''}; {how}. Your own data may differ. "
