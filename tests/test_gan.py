@@ -56,7 +56,10 @@ def test_sampling_is_seeded():
             "conditional",
         ),
         (lambda g: gan.cgan(latent_dim=0), "latent_dim"),
-        (lambda g: gan.train(g, np.zeros((4, 28, 28, 1), "float32"), None, epochs=1), "labels|y must"),
+        (
+            lambda g: gan.train(g, np.zeros((4, 28, 28, 1), "float32"), None, epochs=1),
+            "labels|y must",
+        ),
         (
             lambda g: gan.train(g, np.zeros((4, 8, 8, 1), "float32"), np.zeros(4, int), epochs=1),
             "shape",
