@@ -18,6 +18,10 @@ TOOLS="pytest nbval nbclient nbformat"
 DIGEST=$(printf '%s\n%s\n' "$PINS" "$TOOLS" | sha256sum | cut -c1-16)
 STAMP="$VENV/.colab-$DIGEST"
 
+# One builder at a time (make test starts `--build` early, in the background): wait for it here.
+mkdir -p "$ROOT/build"
+exec 9> "$ROOT/build/.colab-build.lock"
+flock 9
 if [ ! -f "$STAMP" ]; then
     rm -rf "$VENV"
     "$PY" -m venv "$VENV"

@@ -12,6 +12,12 @@ independent classifier, and FGSM-RS training throughput against plain
 Usage::
 
     python bench/adversarial_training.py [--cache DIR] [--data DIR] [--skip-speed] [--json FILE]
+        [--only RECIPE ...] [--n-worst N] [--record]
+
+``--record`` writes each defended model's row into chapter 10's trade-off table
+(``modelsec_edu/outlook/results/adversarial_training.json``): clean accuracy, the worst case
+(PGD-40 where the worst case was not run), and the cost, the model's training seconds over the
+plain model's of the same family (CNN or the article's MLP) as the zoo recorded them.
 
 The zoo cache (default ``$MODELSEC_EDU_CACHE`` or ``~/.cache/modelsec_edu/models``)
 keeps the trained models, so a second run only evaluates, and chapter 06 in
@@ -99,6 +105,33 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
     }
 
 
+PLAIN = {"small_cnn": "small_cnn", "article_mlp": "article_mlp"}  # family -> its undefended model
+
+
+def record_rows(results: dict, *, n_test: int) -> None:
+    """Chapter 10's rows: one per defended model evaluated here, cost against its plain model."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _record import record
+
+    rows = []
+    for key, r in results.items():
+        base = "article_mlp" if key.startswith("article_mlp") else "small_cnn"
+        if key in PLAIN or base not in results:
+            continue
+        if r["worst_case"] is not None:
+            attacked = r["worst_case"]
+            attack = f"worst case of APGD-CE, APGD-T, Square (eps {EPS}, {r['n_worst']} images)"
+        else:
+            attacked, attack = r["pgd"], f"PGD-40 (eps {EPS}, {n_test} images)"
+        cost = r["train_seconds"] / results[base]["train_seconds"]
+        rows.append(
+            dict(chapter="06", defence=r["label"], clean=r["clean"], attacked=attacked,
+                 attack=attack, cost=round(cost, 2))
+        )  # fmt: skip
+    if rows:
+        record("bench/adversarial_training.py", rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", help="zoo cache directory (default: the zoo's)")
@@ -111,6 +144,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--n-worst", type=int, default=1000, help="test images for the worst case (0: skip)"
     )
+    parser.add_argument("--record", action="store_true", help="write chapter 10's trade-off rows")
     args = parser.parse_args(argv)
     os.environ.setdefault("MODELSEC_EDU_QUICK", "0")
     if not Path(args.data).is_dir():
@@ -245,6 +279,8 @@ def main(argv=None) -> int:
             f"{r['train_seconds']:.0f} s | {bar} |"
         )
     print(f"\nbackend {info['backend']} on {info['device']}")
+    if args.record:
+        record_rows(results, n_test=len(xt))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=float), encoding="utf-8")
     return 0

@@ -143,9 +143,11 @@ def notice(name: str, how: str, folder: str | Path | None = None) -> str:
     if not isinstance(how, str):
         raise TypeError(f"how must be a str, got {type(how).__name__}")
     doc = record(name, folder)
-    figures = ", ".join(
-        f"{k} {v:.3f}" for k, v in doc.get("figures", {}).items() if isinstance(v, (int, float))
-    )
+    numbers = {k: v for k, v in doc.get("figures", {}).items() if isinstance(v, (int, float))}
+    # The headline: the zoo's own measurements (the trainer's copies and timings are in the card).
+    own = {k: v for k, v in numbers.items() if "(trainer's)" not in k and "seconds" not in k}
+    worst = {k: v for k, v in numbers.items() if k.endswith(" worst_case (trainer's)")}
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in list(({**own, **worst} or numbers).items())[:3])
     cost = doc.get("train_seconds")
     again = (
         f"about {minutes(cost)} on {doc.get('machine', 'the machine in its card')}"
