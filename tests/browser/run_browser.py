@@ -235,9 +235,13 @@ def move_one_control(page: Page, view, shots: Path, tag: str) -> WidgetRow:
         label = handle.locator(
             "xpath=ancestor::div[contains(@class,'widget-slider')]"
         ).first.inner_text()
+        # a slider already at its maximum (08's query budget starts there) moves left instead
+        at_max = handle.evaluate(
+            "h => h.getAttribute('aria-valuenow') === h.getAttribute('aria-valuemax')"
+        )
         handle.focus()
         start = time.perf_counter()
-        handle.press("ArrowRight")
+        handle.press("ArrowLeft" if at_max else "ArrowRight")
         control = f"slider {label.strip().splitlines()[0] if label.strip() else ''}"
     elif selects.count():
         sel = selects.first
