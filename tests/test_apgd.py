@@ -236,7 +236,7 @@ def test_worst_case_rejects_bad_arguments(trained_mlp, batch, kw, exc):
 
 
 def test_worst_case_when_every_input_is_already_fooled():
-    """No input left to attack after the clean check: the attacks are skipped, not called on nothing."""
+    """No input left after the clean check: the attacks are skipped, not called on nothing."""
     inputs = keras.Input((4, 4, 1))
     model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
     model.set_weights([np.zeros((16, 3), "float32"), np.array([5.0, 0.0, 0.0], "float32")])

@@ -233,7 +233,7 @@ def test_accelerator_reports_and_changes_nothing():
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_no_library_call_leaves_a_dtype_policy_behind(small, policy):
-    """accelerator(), adversarial training and the attacks leave the global policy as they found it."""
+    """accelerator(), adversarial training and attacks leave the global policy as they found it."""
     (x, y), _ = small
     model = _mlp()  # built under float32
     old = keras.config.dtype_policy()

@@ -78,7 +78,8 @@ def perturbation_generator(*, eps: float, learning_rate: float = 1e-3) -> AdvGAN
 
 
 def _perturb(unit, x, eps):
-    """Map ``unit`` in [-1, 1] onto the box ``[max(x - eps, 0), min(x + eps, 1)]`` (ball AND valid pixels).
+    """Map ``unit`` in [-1, 1] onto the box ``[max(x - eps, 0), min(x + eps, 1)]`` (ball AND
+    valid pixels).
 
     A change of variables instead of the paper's clip: a clip has zero gradient
     wherever it bites, and on MNIST's black background it bites on every
@@ -90,7 +91,7 @@ def _perturb(unit, x, eps):
 
 
 def _margin(logits, y, kappa: float = 0.0):
-    """C&W's untargeted margin: how far the true class leads the best other class (floored at -kappa)."""
+    """C&W's untargeted margin: how far the true class leads the best other (floored at -kappa)."""
     onehot = keras.ops.one_hot(y, logits.shape[-1])
     true = keras.ops.sum(onehot * logits, axis=-1)
     other = keras.ops.max(logits - 1e9 * onehot, axis=-1)

@@ -2,10 +2,11 @@
 
 A robustness number is only as good as the attack behind it (the checklist of
 Carlini et al. 2019 that flags a failed attack is
-:func:`modelsec_edu.evasion.masking.masking_checklist`).  These helpers give the standard figures: :func:`robust_accuracy`,
-:func:`attack_success_rate`, :func:`norm_stats`, and :func:`security_curve`,
-the accuracy-against-eps curve of several attacks, which the chapter plots
-with :func:`modelsec_edu.plots.accuracy_curves`.
+:func:`modelsec_edu.evasion.masking.masking_checklist`).  These helpers give
+the standard figures: :func:`robust_accuracy`, :func:`attack_success_rate`,
+:func:`norm_stats`, and :func:`security_curve`, the accuracy-against-eps curve
+of several attacks, which the chapter plots with
+:func:`modelsec_edu.plots.accuracy_curves`.
 """
 
 from __future__ import annotations

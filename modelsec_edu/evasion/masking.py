@@ -174,7 +174,8 @@ class Checklist(list):
             if self.passed
             else "<b>signs of gradient masking</b>: distrust these numbers"
         )
-        return f"<table><tr><th></th><th>check</th><th>measured</th></tr>{rows}</table><p>{verdict}</p>"
+        head = "<tr><th></th><th>check</th><th>measured</th></tr>"
+        return f"<table>{head}{rows}</table><p>{verdict}</p>"
 
 
 def masking_checklist(

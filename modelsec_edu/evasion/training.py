@@ -89,7 +89,7 @@ def _ce(y, logits):
 
 
 def _kl_attack(logits_fn, x, p_clean, *, eps, step_size, steps, delta0):
-    """TRADES' inner max: PGD on KL(p_clean || softmax(f(x + delta))), projected to the ball and [0, 1]."""
+    """TRADES' inner max: PGD on KL(p_clean || softmax(f(x + delta))), kept in ball and [0, 1]."""
     log_p = keras.ops.log(p_clean + 1e-12)
 
     def kl(xa):

@@ -143,7 +143,8 @@ def trigger_patch(
         weights = check_array(pattern, "pattern", ndim=2, dtype="float64")
         if weights.size == 0 or np.any(weights < 0) or np.any(weights > 1):
             raise ValueError(
-                f"pattern must be a non-empty 2-D array of weights in [0, 1], got shape {weights.shape}"
+                "pattern must be a non-empty 2-D array of weights in [0, 1], got shape "
+                f"{weights.shape}"
             )
     return (weights * float(value)).astype("float32")
 
@@ -166,7 +167,8 @@ def _corner(
         or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in position)
     ):
         raise TypeError(
-            f"position must be a name such as 'bottom-right' or a (row, col) pair of ints, got {position!r}"
+            "position must be a name such as 'bottom-right' or a (row, col) pair of ints, got "
+            f"{position!r}"
         )
     return int(position[0]), int(position[1])
 
@@ -175,7 +177,8 @@ def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.n
     unknown = set(options) - {"size", "pattern", "value", "position", "margin"}
     if unknown:
         raise TypeError(
-            f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, margin"
+            f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, "
+            "margin"
         )
     patch = trigger_patch(
         size=options.get("size", 4),
@@ -187,14 +190,15 @@ def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.n
     h, w = image_hw
     if row < 0 or col < 0 or row + patch.shape[0] > h or col + patch.shape[1] > w:
         raise ValueError(
-            f"position/size: a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) does not fit in a "
+            f"position/size: a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) "
+            "does not fit in a "
             f"{h}x{w} image; use a smaller size or another position"
         )
     return patch, row, col
 
 
 def trigger_mask(image_shape: tuple[int, ...], **trigger_options: Any) -> np.ndarray:
-    """Boolean ``(h, w)`` mask of the pixels the trigger overwrites in an image of ``image_shape``."""
+    """Boolean ``(h, w)`` mask of the pixels the trigger overwrites in an ``image_shape`` image."""
     if not isinstance(image_shape, (tuple, list)):
         raise TypeError(
             f"image_shape must be a tuple (h, w) or (h, w, c), got {type(image_shape).__name__}"
@@ -275,7 +279,8 @@ def badnets(
     k = int(round(rate * len(y)))
     if k > len(pool):
         raise ValueError(
-            f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class {target}"
+            f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class "
+            f"{target}"
         )
     idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
     x_out, y_out = np.array(x, copy=True), y.copy()

@@ -72,7 +72,8 @@ def robust_models_explorer(
     y = np.asarray(y)
     if len(x) < 1 or y.shape != (len(x),):
         raise ValueError(
-            f"x and y must be a non-empty batch with one label per image, got {x.shape} and {y.shape}"
+            f"x and y must be a non-empty batch with one label per image, got {x.shape} and "
+            f"{y.shape}"
         )
     eps_values = [float(e) for e in eps_values]
     names = list(models_)
