@@ -107,7 +107,7 @@ def test_apgd_is_at_least_as_strong_as_pgd_with_the_same_budget(trained_mlp, dig
         x,
         y,
         eps=eps,
-        step_size=2.5 * eps / steps,
+        step_size=models.default_step_size(eps, steps),
         steps=steps,
         seed=0,
         precision="float32",

@@ -318,7 +318,7 @@ def label_consistent(
     Returns:
         ``(x_poisoned, y_copy, idx)``; ``y_copy`` equals ``y``.
     """
-    from modelsec_edu import evasion
+    from modelsec_edu import evasion, models
     from modelsec_edu.validation import check_model
 
     check_model(model)
@@ -340,7 +340,13 @@ def label_consistent(
     x_out = np.array(x, copy=True)
     if k:
         hard = evasion.pgd(
-            model, x[idx], y[idx], eps=eps, step_size=2.5 * eps / steps, steps=steps, seed=seed
+            model,
+            x[idx],
+            y[idx],
+            eps=eps,
+            step_size=models.default_step_size(eps, steps),
+            steps=steps,
+            seed=seed,
         )
         x_out[idx] = add_trigger(np.asarray(hard, dtype=x.dtype), **trigger_options)
     return x_out, y.copy(), idx

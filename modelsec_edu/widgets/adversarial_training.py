@@ -34,7 +34,15 @@ def attack_transfer_table(
     adv = {}
     for s in names:
         adv[s] = [
-            evasion.pgd(models_[s], x, y, eps=e, step_size=2.5 * e / steps, steps=steps, seed=seed)
+            evasion.pgd(
+                models_[s],
+                x,
+                y,
+                eps=e,
+                step_size=models.default_step_size(e, steps),
+                steps=steps,
+                seed=seed,
+            )
             if e > 0
             else x
             for e in eps_values
