@@ -515,6 +515,7 @@ row("evasion.physical.sticker_attack")(
 )
 row("evasion.physical.sticker_of")(lambda c: {"x_adv": c.x_sign})
 row("evasion.training.adversarial_fit")(lambda c: {"method": "fgsm_rs", "progress": False})
+row("evasion.training.epoch_seconds")(lambda c: {"method": "fgsm_rs", "warmup": 0})
 row("evasion.worst_case.worst_case")(lambda c: {"steps": 2, "n_targets": 1, "square_queries": 2})
 # extraction
 row("extraction.monitor.min_distances")(lambda c: {"stream": c.tab})

@@ -196,19 +196,8 @@ def train(
     progress: bool = True,
 ) -> keras.callbacks.History:
     """Train the generator to fool a fixed ``model`` (which is not changed)."""
-    return _loop(
-        adv,
-        model,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        alpha=alpha,
-        train_model=False,
-        seed=seed,
-        progress=progress,
-        desc="AdvGAN training",
-    )
+    settings = dict(epochs=epochs, batch_size=batch_size, alpha=alpha, seed=seed, progress=progress)
+    return _loop(adv, model, x, y, train_model=False, desc="AdvGAN training", **settings)
 
 
 def adversarial_fit(
@@ -225,19 +214,8 @@ def adversarial_fit(
 ) -> keras.callbacks.History:
     """Adversarial training on AdvGAN's outputs: per batch, G adapts to the model, then the model
     trains on clean and generated images (half each).  Returns a ``History``."""
-    return _loop(
-        adv,
-        model,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        alpha=alpha,
-        train_model=True,
-        seed=seed,
-        progress=progress,
-        desc="AdvGAN adversarial training",
-    )
+    settings = dict(epochs=epochs, batch_size=batch_size, alpha=alpha, seed=seed, progress=progress)
+    return _loop(adv, model, x, y, train_model=True, desc="AdvGAN adversarial training", **settings)
 
 
 def attack(
