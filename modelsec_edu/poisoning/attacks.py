@@ -244,6 +244,17 @@ def add_trigger(x: Any, **trigger_options: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- backdoors
 
 
+def _draw(pool: np.ndarray, rate: float, n: int, seed: Any, short: str) -> np.ndarray:
+    """``round(rate * n)`` sorted indices drawn from ``pool``; too few: ValueError ending ``short``.
+
+    ``short`` may hold ``{n}``, the pool's size.
+    """
+    k = int(round(rate * n))
+    if k > len(pool):
+        raise ValueError(f"rate {rate} asks for {k} poisons but " + short.format(n=len(pool)))
+    return np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+
+
 def badnets(
     x: Any,
     y: Any,
@@ -276,15 +287,9 @@ def badnets(
     target = check_int(target, "target", min=0, max=num_classes - 1)
     seed = check_seed(seed)
     pool = np.flatnonzero(y != target)
-    k = int(round(rate * len(y)))
-    if k > len(pool):
-        raise ValueError(
-            f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class "
-            f"{target}"
-        )
-    idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+    idx = _draw(pool, rate, len(y), seed, f"only {{n}} samples are not of class {target}")
     x_out, y_out = np.array(x, copy=True), y.copy()
-    if k:
+    if len(idx):
         x_out[idx] = add_trigger(x[idx], **trigger_options)
     y_out[idx] = target
     return x_out, y_out, idx
@@ -330,15 +335,13 @@ def label_consistent(
     target = check_int(target, "target", min=0, max=num_classes - 1)
     seed = check_seed(seed)
     pool = np.flatnonzero(y == target)
-    k = int(round(rate * len(y)))
-    if k > len(pool):
-        raise ValueError(
-            f"rate {rate} asks for {k} poisons but class {target} has only {len(pool)} samples "
-            f"(a clean-label attack can only use images of the target class)"
-        )
-    idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+    short = (
+        f"class {target} has only {{n}} samples "
+        "(a clean-label attack can only use images of the target class)"
+    )
+    idx = _draw(pool, rate, len(y), seed, short)
     x_out = np.array(x, copy=True)
-    if k:
+    if len(idx):
         hard = evasion.pgd(
             model,
             x[idx],
