@@ -151,7 +151,8 @@ def _baseline_notebook(directory: Path) -> Path:
 
 def bench_notebooks(paths: list[Path], modes: list[str], timeout: int) -> list[dict]:
     print(
-        f"\n## Notebooks ({_load()}; full mode data: {REAL_MNIST if REAL_MNIST.is_dir() else 'fallback digits'})"
+        f"\n## Notebooks ({_load()}; full mode data: "
+        f"{REAL_MNIST if REAL_MNIST.is_dir() else 'fallback digits'})"
     )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,10 +160,12 @@ def bench_notebooks(paths: list[Path], modes: list[str], timeout: int) -> list[d
         for mode in modes:
             b = _run_notebook(base, mode, timeout)
             print(
-                f"\n{mode} mode   (baseline: kernel + Keras import {b['wall_s']:.1f} s, {b['peak_rss'] / GB:.2f} GB)"
+                f"\n{mode} mode   (baseline: kernel + Keras import {b['wall_s']:.1f} s, "
+                f"{b['peak_rss'] / GB:.2f} GB)"
             )
             print(
-                f"{'notebook':28s} {'wall s':>7s} {'x base':>7s} {'peak GB':>8s} {'ru_maxrss':>9s}  time  mem   error"
+                f"{'notebook':28s} {'wall s':>7s} {'x base':>7s} {'peak GB':>8s} {'ru_maxrss':>9s} "
+                " time  mem   error"
             )
             bar = BARS["quick_s" if mode == "quick" else "full_s"]
             for path in paths:
@@ -182,7 +185,8 @@ def bench_notebooks(paths: list[Path], modes: list[str], timeout: int) -> list[d
                 print(
                     f"{path.name:28s} {r['wall_s']:7.1f} {r['wall_s'] / b['wall_s']:7.2f} "
                     f"{r['peak_rss'] / GB:8.2f} {r['ru_maxrss'] / GB:9.2f}  "
-                    f"{_ok(r['wall_s'] < bar):4s}  {_ok(r['peak_rss'] < BARS['peak_gb'] * GB):4s}  {r['error'] or ''}",
+                    f"{_ok(r['wall_s'] < bar):4s}  {_ok(r['peak_rss'] < BARS['peak_gb'] * GB):4s} "
+                    f" {r['error'] or ''}",
                     flush=True,
                 )
     return rows
@@ -217,7 +221,8 @@ def bench_widgets(repeats: int) -> list[dict]:
 
     (xtr, ytr), (xte, yte), source = _mnist_arrays()
     print(
-        f"\n## Widget latency ({_load()}; {source}, {len(xte)} test images, the notebooks' full-mode sizes)"
+        f"\n## Widget latency ({_load()}; {source}, {len(xte)} test images, the notebooks' "
+        "full-mode sizes)"
     )
     keras.utils.set_random_seed(0)
     model = models.article_mlp()
@@ -263,7 +268,8 @@ def bench_widgets(repeats: int) -> list[dict]:
         print(f"   (not measured, add them here: {', '.join(missing)})")
     rows = []
     print(
-        f"{'widget':24s} {'build s':>8s} {'median s':>9s} {'max s':>7s} {'x base':>7s} {'cpu s':>8s}  bar"
+        f"{'widget':24s} {'build s':>8s} {'median s':>9s} {'max s':>7s} {'x base':>7s} "
+        f"{'cpu s':>8s}  bar"
     )
     base_median = None
     for name, (make, values) in factories.items():
@@ -294,7 +300,8 @@ def bench_widgets(repeats: int) -> list[dict]:
             }
         )
         print(
-            f"{name:24s} {build:8.2f} {med:9.3f} {worst:7.3f} {med / base_median:7.1f} {cpu_med:8.3f}  {_ok(ok)}",
+            f"{name:24s} {build:8.2f} {med:9.3f} {worst:7.3f} {med / base_median:7.1f} "
+            f"{cpu_med:8.3f}  {_ok(ok)}",
             flush=True,
         )
     return rows
@@ -314,7 +321,8 @@ def bench_accuracy(seeds: list[int]) -> list[dict]:
         return []
     (xtr, ytr), (xte, yte), _ = _mnist_arrays()
     print(
-        f"\n## Accuracy on real MNIST, {len(xtr):,} train / {len(xte):,} test, models.RECIPES ({_load()})"
+        f"\n## Accuracy on real MNIST, {len(xtr):,} train / {len(xte):,} test, models.RECIPES "
+        f"({_load()})"
     )
     rows = []
     for name in ("article_mlp", "small_cnn"):
@@ -331,7 +339,8 @@ def bench_accuracy(seeds: list[int]) -> list[dict]:
             print(f"{name:12s} seed {seed}: {acc:.2%}  (trained in {took:.0f} s)", flush=True)
         lo = min(accs)
         print(
-            f"{name:12s} min {lo:.2%}  mean {np.mean(accs):.2%}  bar >= {BARS[name]:.0%}: {_ok(lo >= BARS[name])}"
+            f"{name:12s} min {lo:.2%}  mean {np.mean(accs):.2%}  bar >= {BARS[name]:.0%}: "
+            f"{_ok(lo >= BARS[name])}"
         )
     return rows
 

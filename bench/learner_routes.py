@@ -18,7 +18,8 @@ estimate of the time on a core of its own), and whether the run passed the bars 
     python bench/learner_routes.py --record            # every notebook, both routes
     python bench/learner_routes.py 00 06 --route online
 
-Threat model: none (a measurement).  Binder's limits: https://mybinder.readthedocs.io/en/latest/about/about.html
+Threat model: none (a measurement).  Binder's limits:
+https://mybinder.readthedocs.io/en/latest/about/about.html
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"import json, sys, pathlib; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
                 "import learner_routes as l; "
                 f"print(json.dumps(l.run_one(pathlib.Path({str(nb)!r}), {route!r}, "
-                f"pathlib.Path({str(args.mnist)!r}), {args.timeout}, {args.core!r}, {args.mode!r}, {args.python!r})))"
+                f"pathlib.Path({str(args.mnist)!r}), {args.timeout}, {args.core!r}, {args.mode!r}, "
+                f"{args.python!r})))"
             )
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
             row = json.loads(res.stdout.strip().splitlines()[-1])

@@ -7,7 +7,7 @@ one job at a time (each takes minutes to tens of minutes on two CPU cores)::
     nice -n 10 .venv/bin/python bench/robust_models.py train fgsm_rs [--n-eval 1000]
     nice -n 10 .venv/bin/python bench/robust_models.py train pgd
     nice -n 10 .venv/bin/python bench/robust_models.py bfa
-    KERAS_BACKEND=jax nice -n 10 .venv/bin/python bench/robust_models.py bn-dropout   # and tensorflow
+    KERAS_BACKEND=jax nice -n 10 .venv/bin/python bench/robust_models.py bn-dropout  # and TF
 
 ``train KIND --save DIR`` also writes the model as ``DIR/<zoo name>.keras``, its weights
 as ``<zoo name>.weights.npz`` (``model.get_weights()`` in order, to re-save under another
@@ -48,7 +48,8 @@ DEFAULT_DATA = os.environ.get(
 )
 EPS = 0.3
 RECIPES = {
-    # the issue's call, nothing else: the defaults are the recipe (models.RECIPES["small_cnn_fgsm_rs"])
+    # the issue's call, nothing else: the defaults are the recipe
+    # (models.RECIPES["small_cnn_fgsm_rs"])
     "fgsm_rs": {"method": "fgsm_rs", "epochs": 40, "batch_size": 100},
     # the zoo's recipe: the same defaults over 10 epochs
     "fgsm_rs_10": {"method": "fgsm_rs", "epochs": 10, "batch_size": 100},
@@ -95,15 +96,16 @@ def train(kind, xtr, ytr, xte, yte, n_eval, save=None):
         f"clean {wc.clean_accuracy:.1%} (>= {clean_bar:.0%}): {'PASS' if ok else 'FAIL'}"
     )
     if save:
-        figures = {"clean_2000": pgd40["clean"], "fgsm_2000": pgd40["fgsm"], "pgd40_2000": pgd40["pgd"],
-                   f"clean_{len(x)}": wc.clean_accuracy, f"worst_case_{len(x)}": wc.worst_case,
+        figures = {"clean_2000": pgd40["clean"], "fgsm_2000": pgd40["fgsm"],
+                   "pgd40_2000": pgd40["pgd"], f"clean_{len(x)}": wc.clean_accuracy,
+                   f"worst_case_{len(x)}": wc.worst_case,
                    "worst_case_after": wc.robust_after}  # fmt: skip
         write_artifacts(model, Path(save), ZOO_NAMES[kind], RECIPES[kind], seconds, figures, hist)
     return ok
 
 
 def write_artifacts(model, folder, name, settings, seconds, figures, hist, seed=0):
-    """``name``.keras, ``name``.weights.npz and ``name``.json in ``folder`` (refuses to overwrite)."""
+    """``name``.keras, .weights.npz and .json in ``folder`` (refuses to overwrite)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}{ext}" for ext in (".keras", ".weights.npz", ".json")]
     if any(p.exists() for p in paths):
@@ -118,7 +120,8 @@ def write_artifacts(model, folder, name, settings, seconds, figures, hist, seed=
         "train_seconds": seconds,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, shared (load average "
                    f"{os.getloadavg()[0]:.0f})",
-        "figures": figures, "history": {k: [float(v) for v in vs] for k, vs in hist.history.items()},
+        "figures": figures,
+        "history": {k: [float(v) for v in vs] for k, vs in hist.history.items()},
     }  # fmt: skip
     paths[2].write_text(json.dumps(doc, indent=2, default=float), encoding="utf-8")
     print(f"  wrote {', '.join(str(p) for p in paths)}")

@@ -77,8 +77,9 @@ for name, build in plan.items():
     if diff > 1e-4:
         raise SystemExit(f"{name}: rebuilt under Keras {keras.__version__} differs by {diff}")
     file = out / f"{name}.keras"
-    listed = integrity.read_manifest(out / "manifest.json") if (out / "manifest.json").exists() else {}
-    integrity.save_model(model, file, out / "manifest.json", overwrite=file.name in listed)
+    manifest = out / "manifest.json"
+    listed = integrity.read_manifest(manifest) if manifest.exists() else {}
+    integrity.save_model(model, file, manifest, overwrite=file.name in listed)
     done[name] = diff
 print(json.dumps({"keras": keras.__version__, "diff": done}))
 """
@@ -195,7 +196,8 @@ its SHA-256 (manifest.json) and, when model-signing is installed, the manifest's
   tests on other images, and one offline gets the embedded scikit-learn digits, on which this
   model's accuracy is lower.
 - **Seed**: {rec.get("seed", 0)} (`keras.utils.set_random_seed`)
-- **Trained by**: {rec.get("trained_by", "bench/ship_models.py")}, backend {rec.get("backend", "tensorflow")}
+- **Trained by**: {rec.get("trained_by", "bench/ship_models.py")},
+  backend {rec.get("backend", "tensorflow")}
 - **Training time**: {took} on {rec["machine"]}
 - **Saved by**: Keras {rec["saved_keras"]} (the oldest supported; later 3.x versions read it)
 

@@ -365,7 +365,8 @@ CHAPTERS = {
 
 
 def run_table(file: Path | None = None) -> list[dict[str, Any]]:
-    """Print how long each chapter took from an empty cache, per route, as measured; return the rows.
+    """Print how long each chapter took from an empty cache, per route, as measured; return
+    the rows.
 
     The figures come from ``bench/learner_routes.py --record`` (``run_seconds.json``): each
     chapter in the default mode on one CPU core, with real MNIST (``online``) and on the

@@ -69,7 +69,7 @@ def _range(lo: float | None, hi: float | None, lo_open: bool = False, hi_open: b
 
 
 def check_bool(value: Any, name: str) -> bool:
-    """``value`` itself if it is a ``bool``; a string such as ``"no"`` is refused, not read as true."""
+    """``value`` if it is a ``bool``; a string such as ``"no"`` is refused, not read as true."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool (True or False), got {_kind(value)} {value!r}")
     return bool(value)
@@ -97,7 +97,8 @@ def check_float(
     """A finite real number (ints accepted, bools refused) within the given bounds."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(
-            f"{name} must be a number{_range(min, max, min_open, max_open)}, got {_kind(value)} {value!r}"
+            f"{name} must be a number{_range(min, max, min_open, max_open)}, got {_kind(value)} "
+            f"{value!r}"
         )
     value = float(value)
     bad = not np.isfinite(value)
@@ -241,7 +242,8 @@ def check_clip(clip: Any, name: str = "clip") -> tuple[Any, Any]:
 
 
 def check_path(path: Any, name: str, *, exists: bool = False) -> Path:
-    """A ``str`` or ``os.PathLike`` as a :class:`~pathlib.Path`; with ``exists=True`` an existing file.
+    """A ``str`` or ``os.PathLike`` as a :class:`~pathlib.Path`; with ``exists=True``, an
+    existing file.
 
     A missing file is a ``FileNotFoundError`` (an ``OSError``, as ``open`` raises).
     """
@@ -258,7 +260,8 @@ def check_path(path: Any, name: str, *, exists: bool = False) -> Path:
 def check_new_path(
     path: Any, name: str, *, overwrite: Any = False, sources: Sequence[Any] = ()
 ) -> Path:
-    """A path to write to: never one of ``sources``, and not an existing file unless ``overwrite=True``.
+    """A path to write to: never one of ``sources``, and not an existing file
+    unless ``overwrite=True``.
 
     ``overwrite`` must be a real ``bool``.  A path that names the same file as
     a source (even through a link) is refused whatever ``overwrite`` says: an

@@ -107,7 +107,7 @@ def test_apgd_is_at_least_as_strong_as_pgd_with_the_same_budget(trained_mlp, dig
         x,
         y,
         eps=eps,
-        step_size=2.5 * eps / steps,
+        step_size=models.default_step_size(eps, steps),
         steps=steps,
         seed=0,
         precision="float32",
@@ -236,7 +236,7 @@ def test_worst_case_rejects_bad_arguments(trained_mlp, batch, kw, exc):
 
 
 def test_worst_case_when_every_input_is_already_fooled():
-    """No input left to attack after the clean check: the attacks are skipped, not called on nothing."""
+    """No input left after the clean check: the attacks are skipped, not called on nothing."""
     inputs = keras.Input((4, 4, 1))
     model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
     model.set_weights([np.zeros((16, 3), "float32"), np.array([5.0, 0.0, 0.0], "float32")])

@@ -244,7 +244,7 @@ def test_train_step_refuses_a_non_callable_per_example(linear):
         backend.train_step(model, _ce, per_example="mean")
 
 
-# ----------------------------------------------------------------- per-example gradients: Dense chains
+# -------------------------------------------------------------- per-example gradients: Dense chains
 
 
 def _mlp(seed=0, frozen=False):

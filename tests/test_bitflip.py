@@ -145,7 +145,7 @@ def test_bit_flip_attack_beats_random_flips(trained_mlp, digits):
 @pytest.mark.backend
 @pytest.mark.parametrize("objective", ["ce", "margin"])
 def test_bit_flip_attack_invariants(trained_mlp, digits, objective):
-    """k logged flips change exactly k bits, stay int8, and never raise the attack batch's accuracy."""
+    """k logged flips change exactly k bits, stay int8, never raise the attack batch's accuracy."""
     (xtr, ytr), _ = digits
     x, y = xtr[:96], ytr[:96]
     base = tampering.quantize(trained_mlp)

@@ -233,7 +233,7 @@ def test_accelerator_reports_and_changes_nothing():
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_no_library_call_leaves_a_dtype_policy_behind(small, policy):
-    """accelerator(), adversarial training and the attacks leave the global policy as they found it."""
+    """accelerator(), adversarial training and attacks leave the global policy as they found it."""
     (x, y), _ = small
     model = _mlp()  # built under float32
     old = keras.config.dtype_policy()
@@ -282,3 +282,32 @@ def test_robust_models_explorer_redraws_from_precomputed_attacks(trained_mlp, sm
     eps.value, index.value, source.value = 0.3, 2, "untrained"
     assert "untrained" in panel.status.value and "0.30" in panel.status.value
     assert panel.fig.image.value  # a PNG was rendered
+
+
+@pytest.mark.parametrize("method", ["plain", "fgsm_rs"])
+def test_epoch_seconds_times_each_epoch_and_trains_in_place(small, method):
+    """One time per repeat, each positive; the model trains; the caller's arrays stay as given."""
+    (x, y), _ = small
+    x0, y0 = x.copy(), y.copy()
+    model = _mlp()
+    before = [w.copy() for w in model.get_weights()]
+    times = evasion.epoch_seconds(model, x, y, method=method, batch_size=64, repeats=2, warmup=64)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "fgsm"}, "method"),
+        ({"repeats": 0}, "repeats"),
+        ({"warmup": -1}, "warmup"),
+        ({"steps": 3}, "settings"),
+    ],
+)
+def test_epoch_seconds_refuses_bad_settings(small, kwargs, match):
+    (x, y), _ = small
+    with pytest.raises(ValueError, match=match):
+        evasion.epoch_seconds(_mlp(), x, y, **kwargs)

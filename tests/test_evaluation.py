@@ -1,4 +1,4 @@
-"""Evaluation helpers: exact figures on a model whose answers are known, and the masking checklist."""
+"""Evaluation helpers: exact figures on a model with known answers, and the masking checklist."""
 
 import keras
 import numpy as np

@@ -69,7 +69,7 @@ def test_broken_manifest(tmp_path):
         integrity.read_manifest(m)
 
 
-# --------------------------------------------------------------------------- every single-bit change, keyed signatures
+# -------------------------------------------------------- every single-bit change, keyed signatures
 
 
 def test_every_single_bit_change_at_random_positions_is_detected(saved, tmp_path):

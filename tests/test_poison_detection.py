@@ -6,7 +6,7 @@ from modelsec_edu import poisoning as det
 
 @pytest.fixture(scope="module")
 def planted():
-    """Three classes of Gaussian features; class 0 also holds 40 planted poisons in a tight, distant cluster."""
+    """Three Gaussian classes; class 0 also holds 40 planted poisons in a tight, distant cluster."""
     rng = np.random.default_rng(0)
     d, n = 16, 200
     feats, labels = [], []
@@ -33,7 +33,7 @@ def test_activation_clustering_finds_the_planted_poisons(planted):
 
 
 def test_exclusionary_reclassification_keeps_poisons_and_clears_a_clean_subpopulation():
-    """Class 0 holds poisons whose *inputs* look like class 2; class 1 holds a small but genuine subgroup."""
+    """Class 0 holds poisons whose *inputs* look like class 2; class 1 a small, genuine subgroup."""
     rng = np.random.default_rng(1)
     d = 12
     centres = rng.normal(0, 6, (3, d))

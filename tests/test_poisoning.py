@@ -74,7 +74,7 @@ def test_bad_labels(xy):
         poisoning.flip_labels(x[:5], y, rate=0.1)
 
 
-# --------------------------------------------------------------------------- the trigger and BadNets
+# -------------------------------------------------------------------------- the trigger and BadNets
 
 
 @pytest.fixture

@@ -201,7 +201,7 @@ def _last_text(nb) -> str:
 
 
 def test_the_mode_set_in_one_notebook_holds_in_another_and_after_a_kernel_restart(monkeypatch):
-    """Real Jupyter kernels (nbclient): set once in notebook A; notebook B and A restarted see it."""
+    """Real Jupyter kernels (nbclient): set once in notebook A; B and A restarted see it."""
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.delenv(runtime.QUICK_ENV, raising=False)
     setup = (

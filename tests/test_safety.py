@@ -1,4 +1,5 @@
-"""Nothing of the user's is overwritten or trusted by mistake: the twelve cases of issue 8, one test each.
+"""Nothing of the user's is overwritten or trusted by mistake: the twelve cases of issue 8,
+one test each.
 
 Each test builds the situation a careless or hostile caller creates, checks
 that the call is refused with the documented error, and then checks that the
@@ -27,7 +28,7 @@ def saved(tmp_path):
     return path, manifest
 
 
-# 1 ------------------------------------------------------------------------ sign_file over the model
+# 1 ----------------------------------------------------------------------- sign_file over the model
 def test_sign_file_refuses_to_write_the_signature_over_the_model(saved):
     path, _ = saved
     before = path.read_bytes()
@@ -86,7 +87,7 @@ def test_gan_save_checkpoint_keeps_an_existing_generator(tmp_path):
         gan.save_checkpoint(g, tmp_path, overwrite="yes")
 
 
-# 6 ------------------------------------------------------------------------ gan.train(checkpoint_dir=...)
+# 6 ------------------------------------------------------------------ gan.train(checkpoint_dir=...)
 def test_gan_train_refuses_a_foreign_checkpoint_before_training(tmp_path):
     from modelsec_edu.evasion import gan
 
@@ -128,7 +129,7 @@ def test_tamper_verify_panel_keeps_an_existing_published_model(tmp_path):
     assert mine.read_bytes() == b"the user's published model"
 
 
-# 8 ------------------------------------------------------------------------ save_model(overwrite="no")
+# 8 --------------------------------------------------------------------- save_model(overwrite="no")
 def test_save_model_refuses_a_string_for_overwrite(saved):
     path, manifest = saved
     before = path.read_bytes()
@@ -165,7 +166,7 @@ def test_a_recorded_file_swapped_for_a_link_to_another_recorded_file_is_refused(
     assert integrity.load_model(other, manifest).outputs[0].shape[-1] == 5  # b itself still loads
 
 
-# 11 ----------------------------------------------------------------------- sha256_file(chunk_size=0)
+# 11 --------------------------------------------------------------------- sha256_file(chunk_size=0)
 @pytest.mark.parametrize(
     ("chunk_size", "error"),
     [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)],
@@ -177,7 +178,7 @@ def test_sha256_file_refuses_a_chunk_size_that_reads_nothing(saved, chunk_size, 
     assert integrity.sha256_file(path, chunk_size=7) == integrity.sha256_file(path)
 
 
-# 12 ----------------------------------------------------------------------- the manifest over the model
+# 12 ------------------------------------------------------------------- the manifest over the model
 def test_record_and_save_model_never_write_the_manifest_over_a_model(saved):
     path, manifest = saved
     before = path.read_bytes()

@@ -49,7 +49,7 @@ def test_clone_needs_a_model():
         tampering.clone("weights.h5")
 
 
-# --------------------------------------------------------------------------- pruning, quantisation, trojans
+# ------------------------------------------------------------------- pruning, quantisation, trojans
 
 
 @pytest.mark.parametrize(

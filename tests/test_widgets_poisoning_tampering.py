@@ -1,4 +1,4 @@
-"""Chapter 04/05 widget factories, headless: set a control's value and check the view and the numbers."""
+"""Chapter 04/05 widget factories, headless: set a control's value, check the view and numbers."""
 
 import re
 

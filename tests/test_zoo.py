@@ -1,4 +1,4 @@
-"""zoo: trained on first use, verified and loaded after; a tampered file is refused, never retrained over."""
+"""zoo: trained on first use, then verified and loaded; a tampered file is refused, not replaced."""
 
 import json
 
@@ -12,7 +12,7 @@ from modelsec_edu.supply_chain import integrity
 
 @pytest.fixture
 def tiny(monkeypatch, digits):
-    """A recipe that "trains" an MLP (one update: the cache logic is under test), counting its calls."""
+    """A recipe that "trains" an MLP (one update: the cache logic is tested), counting its calls."""
     (x, y), _ = digits
     calls = []
 

@@ -163,7 +163,8 @@ x = np.load(sys.argv[1])
 out = {"keras": keras.__version__, "models": {}}
 for name in shipped.names():
     model = zoo.load(*shipped.files(name))
-    inputs = [x.reshape(len(x), -1)[:, :64]] if name in ("dcgan_generator", "cgan_generator") else [x]
+    flat = name in ("dcgan_generator", "cgan_generator")
+    inputs = [x.reshape(len(x), -1)[:, :64]] if flat else [x]
     if name == "cgan_generator":
         inputs.append(np.arange(len(x), dtype="int32"))
     y = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
@@ -200,5 +201,6 @@ def test_every_shipped_model_loads_in_the_oldest_and_the_pinned_keras_alike(tmp_
         here = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))
         np.testing.assert_allclose(here.ravel(), values, atol=1e-5, err_msg=name)
     print(
-        f"{len(there['models'])} shipped models: Keras {there['keras']} and {keras.__version__} agree"
+        f"{len(there['models'])} shipped models: Keras {there['keras']} and {keras.__version__} "
+        "agree"
     )

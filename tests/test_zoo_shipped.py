@@ -1,4 +1,4 @@
-"""The shipped models: verified before every load, used in the default mode, retrained only on request."""
+"""The shipped models: verified before each load, used in the default mode, retrained on request."""
 
 from __future__ import annotations
 

@@ -272,8 +272,8 @@ def train_step(
     * ``loss_fn(forward, inputs, y)`` returns the **per-example** losses, shape ``(b,)``;
     * the backend computes each example's gradient inside the compiled step
       (``jax.vmap`` of ``jax.grad`` on JAX, outer products for a Dense chain or
-      ``tf.vectorized_map`` on TensorFlow, one backward pass per example on PyTorch): a list, per trainable weight,
-      of shape ``(b, *weight.shape)``;
+      ``tf.vectorized_map`` on TensorFlow, one backward pass per example on PyTorch): a list,
+      per trainable weight, of shape ``(b, *weight.shape)``;
     * it calls ``per_example(grads, aux) -> list`` of aggregated gradients
       (one per weight, of the weight's shape), where ``aux`` holds extra
       tensors passed to the step, such as pre-drawn Gaussian noise;

@@ -66,7 +66,7 @@ def weight_gradients(model: keras.Model, x: Any, y: Any) -> list[Any]:
 
 
 def _dense_forward(layers, records):
-    """``forward(x, training)`` through a Dense chain that keeps each Dense layer's input and output."""
+    """``forward(x, training)`` through a Dense chain, keeping each Dense layer's input, output."""
 
     def forward(x, training=True):
         h = x
@@ -85,7 +85,7 @@ def _dense_forward(layers, records):
 
 
 def _per_example_grads(ref, loss_fn, x, y, training):
-    """``(per-example losses, per-example gradients)`` of ``loss_fn(forward, x, y)``, shape ``(b,)``."""
+    """``(per-example losses (b,), per-example gradients)`` of ``loss_fn(forward, x, y)``."""
     model = ref()
     variables = model.trainable_variables
     layers = common.dense_chain(model)
@@ -95,7 +95,8 @@ def _per_example_grads(ref, loss_fn, x, y, training):
             losses = loss_fn(_dense_forward(layers, records), x, y)
             total = tf.reduce_sum(losses)
         if len(records) == sum(isinstance(la, keras.layers.Dense) for la in layers):
-            # one forward pass seen: the examples are independent, so d(sum)/dz row i is d loss_i / dz_i
+            # one forward pass seen: the examples are independent, so row i of d(sum)/dz is
+            # d loss_i / dz_i
             outs = tape.gradient(total, [z for _, z in records])
             dense = [la for la in layers if isinstance(la, keras.layers.Dense)]
             grads = []

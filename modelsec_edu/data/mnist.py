@@ -137,7 +137,7 @@ def load_mnist_dir(directory: str | os.PathLike) -> Arrays | None:
 
 
 def _checked(source: Path, *splits: tuple[np.ndarray, np.ndarray]) -> Arrays:
-    """Each split: uint8 images ``(n, h, w)``, one label in 0..9 per image, else a ValueError naming ``source``."""
+    """Each split: uint8 ``(n, h, w)`` images, a label 0..9 each; else ValueError naming source."""
     for (x, y), part in zip(splits, ("train", "test")):
         if (
             x.dtype != np.uint8
@@ -153,7 +153,8 @@ def _checked(source: Path, *splits: tuple[np.ndarray, np.ndarray]) -> Arrays:
             raise ValueError(f"{source}: {len(x)} {part} images but {len(y)} labels")
         if y.min() < 0 or y.max() > 9:
             raise ValueError(
-                f"{source}: {part} labels must be digits 0..9, got values from {y.min()} to {y.max()}"
+                f"{source}: {part} labels must be digits 0..9, got values from {y.min()} to "
+                f"{y.max()}"
             )
     return splits[0], splits[1]
 

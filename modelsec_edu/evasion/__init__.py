@@ -56,7 +56,7 @@ from .norms import perturbation_norms, random_start
 from .physical import sticker_attack
 from .robust_eval import RobustTable, evaluate_models, robustness
 from .score_based import square_attack
-from .training import METHODS, accelerator, adversarial_fit
+from .training import METHODS, accelerator, adversarial_fit, epoch_seconds
 from .worst_case import WorstCase, worst_case
 
 __all__ = [
@@ -82,6 +82,7 @@ __all__ = [
     "accelerator",
     "accuracy_from_norms",
     "adversarial_fit",
+    "epoch_seconds",
     "advgan",
     "article_gan_training",
     "attack_success_rate",

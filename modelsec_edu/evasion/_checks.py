@@ -24,7 +24,7 @@ NORMS = ("linf", "l2")
 
 
 def num_classes(model: keras.Model) -> int:
-    """Number of output logits of a classifier (:func:`modelsec_edu.validation.check_classifier`)."""
+    """Number of output logits of a classifier (``validation.check_classifier``)."""
     return check_classifier(model)
 
 

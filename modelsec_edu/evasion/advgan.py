@@ -78,7 +78,8 @@ def perturbation_generator(*, eps: float, learning_rate: float = 1e-3) -> AdvGAN
 
 
 def _perturb(unit, x, eps):
-    """Map ``unit`` in [-1, 1] onto the box ``[max(x - eps, 0), min(x + eps, 1)]`` (ball AND valid pixels).
+    """Map ``unit`` in [-1, 1] onto the box ``[max(x - eps, 0), min(x + eps, 1)]`` (ball AND
+    valid pixels).
 
     A change of variables instead of the paper's clip: a clip has zero gradient
     wherever it bites, and on MNIST's black background it bites on every
@@ -90,7 +91,7 @@ def _perturb(unit, x, eps):
 
 
 def _margin(logits, y, kappa: float = 0.0):
-    """C&W's untargeted margin: how far the true class leads the best other class (floored at -kappa)."""
+    """C&W's untargeted margin: how far the true class leads the best other (floored at -kappa)."""
     onehot = keras.ops.one_hot(y, logits.shape[-1])
     true = keras.ops.sum(onehot * logits, axis=-1)
     other = keras.ops.max(logits - 1e9 * onehot, axis=-1)
@@ -195,19 +196,8 @@ def train(
     progress: bool = True,
 ) -> keras.callbacks.History:
     """Train the generator to fool a fixed ``model`` (which is not changed)."""
-    return _loop(
-        adv,
-        model,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        alpha=alpha,
-        train_model=False,
-        seed=seed,
-        progress=progress,
-        desc="AdvGAN training",
-    )
+    settings = dict(epochs=epochs, batch_size=batch_size, alpha=alpha, seed=seed, progress=progress)
+    return _loop(adv, model, x, y, train_model=False, desc="AdvGAN training", **settings)
 
 
 def adversarial_fit(
@@ -224,19 +214,8 @@ def adversarial_fit(
 ) -> keras.callbacks.History:
     """Adversarial training on AdvGAN's outputs: per batch, G adapts to the model, then the model
     trains on clean and generated images (half each).  Returns a ``History``."""
-    return _loop(
-        adv,
-        model,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        alpha=alpha,
-        train_model=True,
-        seed=seed,
-        progress=progress,
-        desc="AdvGAN adversarial training",
-    )
+    settings = dict(epochs=epochs, batch_size=batch_size, alpha=alpha, seed=seed, progress=progress)
+    return _loop(adv, model, x, y, train_model=True, desc="AdvGAN adversarial training", **settings)
 
 
 def attack(

@@ -161,7 +161,9 @@ def constrained_attack(
     steps = check_int(steps, "steps", min=1)
     rounds = check_int(rounds, "rounds", min=1)
     step_size = (
-        2.5 * budget / steps if step_size is None else check_float(step_size, "step_size", min=0)
+        models.default_step_size(budget, steps)
+        if step_size is None
+        else check_float(step_size, "step_size", min=0)
     )
     rng = np.random.default_rng(check_seed(seed))
     x0 = x0.copy()

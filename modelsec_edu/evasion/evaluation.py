@@ -2,10 +2,11 @@
 
 A robustness number is only as good as the attack behind it (the checklist of
 Carlini et al. 2019 that flags a failed attack is
-:func:`modelsec_edu.evasion.masking.masking_checklist`).  These helpers give the standard figures: :func:`robust_accuracy`,
-:func:`attack_success_rate`, :func:`norm_stats`, and :func:`security_curve`,
-the accuracy-against-eps curve of several attacks, which the chapter plots
-with :func:`modelsec_edu.plots.accuracy_curves`.
+:func:`modelsec_edu.evasion.masking.masking_checklist`).  These helpers give
+the standard figures: :func:`robust_accuracy`, :func:`attack_success_rate`,
+:func:`norm_stats`, and :func:`security_curve`, the accuracy-against-eps curve
+of several attacks, which the chapter plots with
+:func:`modelsec_edu.plots.accuracy_curves`.
 """
 
 from __future__ import annotations
@@ -156,6 +157,17 @@ def accuracy_from_norms(
     return np.array([np.mean(clean & ~(fooled & (size <= e + 1e-6))) for e in eps])
 
 
+def madry_pgd(model, x, y, eps, steps, *, norm, seed, clip):
+    """PGD from a random start with Madry's step, :func:`~modelsec_edu.models.default_step_size`.
+
+    The one PGD of :func:`standard_attacks` and of ``masking.masking_checklist``.
+    """
+    step_size = models.default_step_size(eps, steps)
+    return gradient.pgd(
+        model, x, y, eps=eps, step_size=step_size, steps=steps, norm=norm, seed=seed, clip=clip
+    )
+
+
 def standard_attacks(
     *,
     norm: str = "linf",
@@ -184,17 +196,7 @@ def standard_attacks(
         )
 
     def pgd(model, x, y, eps):
-        return gradient.pgd(
-            model,
-            x,
-            y,
-            eps=eps,
-            step_size=2.5 * eps / steps,
-            steps=steps,
-            norm=norm,
-            seed=seed,
-            clip=clip,
-        )
+        return madry_pgd(model, x, y, eps, steps, norm=norm, seed=seed, clip=clip)
 
     out: dict[str, Attack] = {
         "FGSM" if norm == "linf" else "FGM (L2)": one_step,

@@ -109,7 +109,7 @@ def dcgan(*, latent_dim: int = 64, learning_rate: float = 2e-4) -> GAN:
 
 
 def cgan(*, latent_dim: int = 64, num_classes: int = 10, learning_rate: float = 2e-4) -> GAN:
-    """A conditional GAN: ``G(z, label)``; ``D`` also classifies real digits (AC-GAN, Odena et al. 2017)."""
+    """A conditional GAN: ``G(z, label)``; ``D`` classifies real digits too (AC-GAN, Odena 2017)."""
     latent_dim = validation.check_int(latent_dim, "latent_dim", min=1)
     num_classes = validation.check_int(num_classes, "num_classes", min=2)
     z = keras.Input(shape=(latent_dim,), name="z")
@@ -212,7 +212,7 @@ def _ce(y: Any, logits: Any) -> Any:
 
 
 def _d_loss(conditional: bool):
-    """Discriminator: real images are real, generated ones fake; (AC-GAN) real digits get their class."""
+    """Discriminator: real images real, generated fake; (AC-GAN) real digits get their class."""
 
     def loss_fn(forward, inputs, y):
         real, fake = inputs
@@ -225,7 +225,7 @@ def _d_loss(conditional: bool):
 
 
 def _g_loss(discriminator: keras.Model, conditional: bool):
-    """Generator: make D call its images real (the non-saturating loss); (AC-GAN) of the asked class.
+    """Generator: make D call its images real (non-saturating loss); (AC-GAN) of the asked class.
 
     ``D``'s weights arrive as inputs and run through ``stateless_call``, so
     the compiled step always sees the discriminator's current weights (on JAX

@@ -36,7 +36,7 @@ from modelsec_edu.validation import (
 
 from . import gradient
 from ._checks import NORMS, num_classes
-from .evaluation import robust_accuracy
+from .evaluation import madry_pgd, robust_accuracy
 from .gradient import fgsm
 from .score_based import square_attack
 
@@ -174,7 +174,8 @@ class Checklist(list):
             if self.passed
             else "<b>signs of gradient masking</b>: distrust these numbers"
         )
-        return f"<table><tr><th></th><th>check</th><th>measured</th></tr>{rows}</table><p>{verdict}</p>"
+        head = "<tr><th></th><th>check</th><th>measured</th></tr>"
+        return f"<table>{head}{rows}</table><p>{verdict}</p>"
 
 
 def masking_checklist(
@@ -223,11 +224,7 @@ def masking_checklist(
         return robust_accuracy(model, x, x_adv, y)
 
     def pgd(e, s):
-        return acc(
-            gradient.pgd(
-                model, x, y, eps=e, step_size=2.5 * e / s, steps=s, norm=norm, seed=seed, clip=clip
-            )
-        )
+        return acc(madry_pgd(model, x, y, e, s, norm=norm, seed=seed, clip=clip))
 
     clean = acc(x)
     base = pgd(eps, steps)

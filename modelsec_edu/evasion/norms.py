@@ -54,7 +54,8 @@ def random_start(
     """A uniform sample from the eps-ball, one per example (L-inf: a box; L2: the ball's volume)."""
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+            "rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
+            f"{type(rng).__name__}"
         )
     if not isinstance(shape, (tuple, list)) or len(shape) < 2:
         raise TypeError(f"shape must be a batch shape (n, ...) as a tuple, got {shape!r}")

@@ -32,19 +32,20 @@ The article's GAN-based method is in :mod:`.article`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
-from modelsec_edu import backend, models
+from modelsec_edu import backend, models, validation
 from modelsec_edu.models import loop, recipes
 
 from .gradient import pgd, pgd_tensor
 from .robust_eval import FLOAT32
 
-__all__ = ["METHODS", "accelerator", "adversarial_fit"]
+__all__ = ["METHODS", "accelerator", "adversarial_fit", "epoch_seconds"]
 
 METHODS = ("fgsm_rs", "n_fgsm", "pgd", "trades")
 
@@ -89,7 +90,7 @@ def _ce(y, logits):
 
 
 def _kl_attack(logits_fn, x, p_clean, *, eps, step_size, steps, delta0):
-    """TRADES' inner max: PGD on KL(p_clean || softmax(f(x + delta))), projected to the ball and [0, 1]."""
+    """TRADES' inner max: PGD on KL(p_clean || softmax(f(x + delta))), kept in ball and [0, 1]."""
     log_p = keras.ops.log(p_clean + 1e-12)
 
     def kl(xa):
@@ -349,3 +350,51 @@ def accelerator(*, verbose: bool = True) -> dict[str, Any]:
             f"XLA {'on' if info['xla'] else 'off'}"
         )
     return info
+
+
+def epoch_seconds(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: str = "plain",
+    eps: float = 0.3,
+    batch_size: int = 100,
+    repeats: int = 1,
+    warmup: int | None = None,
+    **settings: Any,
+) -> list[float]:
+    """Wall seconds of each of ``repeats`` training epochs of ``model`` on ``(x, y)``.
+
+    ``"plain"`` trains with :func:`modelsec_edu.models.fit`, a method of :data:`METHODS` with
+    :func:`adversarial_fit` (given ``settings``).  An untimed first epoch on ``x[:warmup]`` (all
+    of ``x`` by default, 0 for none) traces the steps; the model trains throughout.  Chapter 06's
+    cost table and ``bench/adversarial_training.py`` time with it.
+    """
+    validation.check_model(model)
+    x = validation.check_array(x, "x", min_ndim=2)
+    y = validation.check_array(y, "y", dtype=None)
+    method = validation.check_choice(method, "method", ("plain", *METHODS))
+    eps = validation.check_float(eps, "eps", min=0)
+    batch_size = validation.check_int(batch_size, "batch_size", min=1)
+    repeats = validation.check_int(repeats, "repeats", min=1)
+    n = len(x) if warmup is None else validation.check_int(warmup, "warmup", min=0)
+    if settings and method == "plain":
+        raise ValueError(f"settings {sorted(settings)} are adversarial_fit's, not for 'plain'")
+
+    def one(xs, ys):
+        if method == "plain":
+            return models.fit(model, xs, ys, epochs=1, batch_size=batch_size, progress=False)
+        return adversarial_fit(
+            model, xs, ys, method=method, eps=eps, epochs=1, batch_size=batch_size,
+            validation_data=None, progress=False, **settings,
+        )  # fmt: skip
+
+    if n:
+        one(x[:n], y[:n])
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        one(x, y)
+        out.append(time.perf_counter() - start)
+    return out

@@ -53,7 +53,8 @@ def universal_perturbation(
     batch_size: int = 128,
     seed: int | None = 0,
 ) -> np.ndarray:
-    """One perturbation ``delta`` (``x.shape[1:]``, ``||delta||_inf <= eps``) sending ``x`` to ``target``.
+    """One perturbation ``delta`` (``x.shape[1:]``, ``||delta||_inf <= eps``) sending
+    ``x`` to ``target``.
 
     ``x`` are images in [0, 1]; images already of class ``y == target`` are
     left out of the optimisation.  Each step takes a random batch of
@@ -95,7 +96,7 @@ def apply_universal(x: Any, delta: Any) -> np.ndarray:
 
 
 def fooling_rate(model: keras.Model, x: Any, delta: Any, *, target: int) -> float:
-    """Share of the images not already read as ``target`` that ``delta`` makes read as ``target``."""
+    """Share of the images not yet read as ``target`` that ``delta`` makes read as ``target``."""
     check_model(model)
     before = models.predict_labels(model, np.asarray(x, dtype="float32"))
     after = models.predict_labels(model, apply_universal(x, delta))

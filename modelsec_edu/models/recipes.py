@@ -62,7 +62,8 @@ ADVERSARIAL_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def adversarial_defaults(method: str, *, eps: float, epochs: int, n: int) -> dict[str, Any]:
-    """``adversarial_fit``'s settings for ``method`` at budget ``eps``, ``epochs`` epochs, ``n`` images.
+    """``adversarial_fit``'s settings for ``method`` at budget ``eps``, ``epochs``
+    epochs, ``n`` images.
 
     Returns absolute values under the trainer's own keywords: ``step_size``,
     ``steps``, ``warmup_epochs``, ``learning_rate``, ``lr_warmup`` (a fraction),

@@ -143,7 +143,8 @@ def trigger_patch(
         weights = check_array(pattern, "pattern", ndim=2, dtype="float64")
         if weights.size == 0 or np.any(weights < 0) or np.any(weights > 1):
             raise ValueError(
-                f"pattern must be a non-empty 2-D array of weights in [0, 1], got shape {weights.shape}"
+                "pattern must be a non-empty 2-D array of weights in [0, 1], got shape "
+                f"{weights.shape}"
             )
     return (weights * float(value)).astype("float32")
 
@@ -166,7 +167,8 @@ def _corner(
         or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in position)
     ):
         raise TypeError(
-            f"position must be a name such as 'bottom-right' or a (row, col) pair of ints, got {position!r}"
+            "position must be a name such as 'bottom-right' or a (row, col) pair of ints, got "
+            f"{position!r}"
         )
     return int(position[0]), int(position[1])
 
@@ -175,7 +177,8 @@ def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.n
     unknown = set(options) - {"size", "pattern", "value", "position", "margin"}
     if unknown:
         raise TypeError(
-            f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, margin"
+            f"unknown trigger option(s) {sorted(unknown)}; use size, pattern, value, position, "
+            "margin"
         )
     patch = trigger_patch(
         size=options.get("size", 4),
@@ -187,14 +190,15 @@ def _placement(image_hw: tuple[int, int], options: dict[str, Any]) -> tuple[np.n
     h, w = image_hw
     if row < 0 or col < 0 or row + patch.shape[0] > h or col + patch.shape[1] > w:
         raise ValueError(
-            f"position/size: a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) does not fit in a "
+            f"position/size: a {patch.shape[0]}x{patch.shape[1]} trigger at (row {row}, col {col}) "
+            "does not fit in a "
             f"{h}x{w} image; use a smaller size or another position"
         )
     return patch, row, col
 
 
 def trigger_mask(image_shape: tuple[int, ...], **trigger_options: Any) -> np.ndarray:
-    """Boolean ``(h, w)`` mask of the pixels the trigger overwrites in an image of ``image_shape``."""
+    """Boolean ``(h, w)`` mask of the pixels the trigger overwrites in an ``image_shape`` image."""
     if not isinstance(image_shape, (tuple, list)):
         raise TypeError(
             f"image_shape must be a tuple (h, w) or (h, w, c), got {type(image_shape).__name__}"
@@ -240,6 +244,17 @@ def add_trigger(x: Any, **trigger_options: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- backdoors
 
 
+def _draw(pool: np.ndarray, rate: float, n: int, seed: Any, short: str) -> np.ndarray:
+    """``round(rate * n)`` sorted indices drawn from ``pool``; too few: ValueError ending ``short``.
+
+    ``short`` may hold ``{n}``, the pool's size.
+    """
+    k = int(round(rate * n))
+    if k > len(pool):
+        raise ValueError(f"rate {rate} asks for {k} poisons but " + short.format(n=len(pool)))
+    return np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+
+
 def badnets(
     x: Any,
     y: Any,
@@ -272,14 +287,9 @@ def badnets(
     target = check_int(target, "target", min=0, max=num_classes - 1)
     seed = check_seed(seed)
     pool = np.flatnonzero(y != target)
-    k = int(round(rate * len(y)))
-    if k > len(pool):
-        raise ValueError(
-            f"rate {rate} asks for {k} poisons but only {len(pool)} samples are not of class {target}"
-        )
-    idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+    idx = _draw(pool, rate, len(y), seed, f"only {{n}} samples are not of class {target}")
     x_out, y_out = np.array(x, copy=True), y.copy()
-    if k:
+    if len(idx):
         x_out[idx] = add_trigger(x[idx], **trigger_options)
     y_out[idx] = target
     return x_out, y_out, idx
@@ -313,7 +323,7 @@ def label_consistent(
     Returns:
         ``(x_poisoned, y_copy, idx)``; ``y_copy`` equals ``y``.
     """
-    from modelsec_edu import evasion
+    from modelsec_edu import evasion, models
     from modelsec_edu.validation import check_model
 
     check_model(model)
@@ -325,17 +335,21 @@ def label_consistent(
     target = check_int(target, "target", min=0, max=num_classes - 1)
     seed = check_seed(seed)
     pool = np.flatnonzero(y == target)
-    k = int(round(rate * len(y)))
-    if k > len(pool):
-        raise ValueError(
-            f"rate {rate} asks for {k} poisons but class {target} has only {len(pool)} samples "
-            f"(a clean-label attack can only use images of the target class)"
-        )
-    idx = np.sort(np.random.default_rng(seed).choice(pool, size=k, replace=False))
+    short = (
+        f"class {target} has only {{n}} samples "
+        "(a clean-label attack can only use images of the target class)"
+    )
+    idx = _draw(pool, rate, len(y), seed, short)
     x_out = np.array(x, copy=True)
-    if k:
+    if len(idx):
         hard = evasion.pgd(
-            model, x[idx], y[idx], eps=eps, step_size=2.5 * eps / steps, steps=steps, seed=seed
+            model,
+            x[idx],
+            y[idx],
+            eps=eps,
+            step_size=models.default_step_size(eps, steps),
+            steps=steps,
+            seed=seed,
         )
         x_out[idx] = add_trigger(np.asarray(hard, dtype=x.dtype), **trigger_options)
     return x_out, y.copy(), idx

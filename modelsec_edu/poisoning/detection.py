@@ -245,7 +245,8 @@ def exclusionary_reclassification(
 
     if not isinstance(detection, Detection):
         raise TypeError(
-            f"detection must be a Detection (from activation_clustering), got {type(detection).__name__}"
+            "detection must be a Detection (from activation_clustering), got "
+            f"{type(detection).__name__}"
         )
     x = check_array(x, "x", min_ndim=2)
     x = x.reshape(len(x), -1)
@@ -304,7 +305,7 @@ def evaluate(flagged: Any, poison_idx: Any, n: int) -> dict[str, float]:
 
 
 def _indices(idx: Any, name: str, n: int) -> np.ndarray:
-    """Integer sample indices in ``[0, n)``, or a boolean mask of length ``n`` read as the indices it marks."""
+    """Integer sample indices in ``[0, n)``, or a length-``n`` boolean mask of them."""
     if idx is None or isinstance(idx, (str, bytes)):
         raise TypeError(f"{name} must be an array of sample indices, got {type(idx).__name__}")
     arr = np.asarray(idx)

@@ -66,6 +66,7 @@ def changed_samples(x: Any, y: Any, digests: Any) -> np.ndarray:
     now = sample_digests(x, y)
     if now.shape != digests.shape:
         raise ValueError(
-            f"the set has {len(now)} samples but {len(digests)} digests were recorded: samples were added or removed"
+            f"the set has {len(now)} samples but {len(digests)} digests were recorded: samples "
+            "were added or removed"
         )
     return np.flatnonzero(now != digests)

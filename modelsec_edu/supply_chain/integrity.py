@@ -114,7 +114,8 @@ def record(path: str | os.PathLike, manifest: str | os.PathLike, *, replace: boo
     key = _key(path, manifest)
     if key in files and files[key] != digest and not replace:
         raise IntegrityError(
-            f"{key} is already in {manifest} with another digest; pass replace=True to record the new file"
+            f"{key} is already in {manifest} with another digest; pass replace=True to record the "
+            "new file"
         )
     files[key] = digest
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,7 @@ def record(path: str | os.PathLike, manifest: str | os.PathLike, *, replace: boo
 
 
 def verify(path: str | os.PathLike, manifest: str | os.PathLike) -> str:
-    """Check a file against its manifest entry; return the digest or raise :class:`IntegrityError`."""
+    """Check a file against its manifest entry; its digest, else :class:`IntegrityError`."""
     path = check_path(path, "path")
     files = read_manifest(manifest)
     key = _key(path, Path(manifest))
@@ -140,7 +141,8 @@ def verify(path: str | os.PathLike, manifest: str | os.PathLike) -> str:
     if digest != files[key]:
         raise IntegrityError(
             f"{path} does not match its manifest: SHA-256 is {digest[:16]}..., "
-            f"expected {files[key][:16]}... The file was changed after it was recorded; do not load it."
+            f"expected {files[key][:16]}... The file was changed after it was recorded; do not "
+            "load it."
         )
     return digest
 
@@ -185,13 +187,13 @@ def load_model(path: str | os.PathLike, manifest: str | os.PathLike, **kwargs: A
     return keras.saving.load_model(path, safe_mode=True, **kwargs)
 
 
-# --------------------------------------------------------------------------- keyed signatures (HMAC)
+# -------------------------------------------------------------------------- keyed signatures (HMAC)
 
 HMAC_ALGORITHM = "hmac-sha256"
 
 
 def generate_key() -> bytes:
-    """A fresh random 256-bit key for :func:`sign_file` (keep it secret, never beside the models)."""
+    """A fresh random 256-bit key for :func:`sign_file` (keep it secret, never beside models)."""
     return secrets.token_bytes(32)
 
 
@@ -268,7 +270,8 @@ def verify_signature(
     digest = sha256_file(path)
     if not hmac.compare_digest(_mac(key, path.name, digest), claimed):
         raise IntegrityError(
-            f"{path.name} does not match its signature: the file changed, or it was signed with another key"
+            f"{path.name} does not match its signature: the file changed, or it was signed with "
+            "another key"
         )
     return digest
 

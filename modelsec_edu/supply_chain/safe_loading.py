@@ -137,7 +137,7 @@ def try_load(path: str | os.PathLike, *, safe_mode: bool = True) -> tuple[bool, 
 
 
 def check_keras(installed: str | None = None) -> tuple[bool, str]:
-    """Is the installed Keras at least 3.13.2, the first release with every safe-mode fix the course knows of?"""
+    """Is the installed Keras at least 3.13.2 (the first with all safe-mode fixes known here)?"""
     from packaging.version import Version  # a dependency of matplotlib
 
     if installed is not None and not isinstance(installed, str):

@@ -42,7 +42,8 @@ def _require() -> None:
     if not available():
         raise ImportError(
             "public-key signing needs the optional packages model-signing and pyopenssl: "
-            'pip install "model-signing>=1.1.1" pyopenssl (or use integrity.sign_file, the HMAC fallback)'
+            'pip install "model-signing>=1.1.1" pyopenssl (or use integrity.sign_file, the HMAC '
+            "fallback)"
         )
 
 
@@ -110,7 +111,7 @@ def sign(
 def verify(
     model_path: str | os.PathLike, public_key: str | os.PathLike, signature: str | os.PathLike
 ) -> None:
-    """Verify a model against its signature bundle with the public key; raise :class:`.IntegrityError` if it fails."""
+    """Verify a model against its signature bundle and public key, else :class:`.IntegrityError`."""
     model_path, signature = check_path(model_path, "model_path"), check_path(signature, "signature")
     public_key = check_path(public_key, "public_key")
     for name, p in (("model_path", model_path), ("signature", signature)):

@@ -45,7 +45,7 @@ def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
 
 
 def int8_bits(value: int) -> str:
-    """An int8 value's eight bits in two's complement, most significant first (``-1 -> '11111111'``)."""
+    """An int8 value's eight bits (two's complement), high bit first (``-1 -> '11111111'``)."""
     value = check_int(value, "value", min=-128, max=127)
     return format(value & 0xFF, "08b")
 

@@ -56,7 +56,7 @@ def clone(model: keras.Model) -> keras.Model:
 
 
 def weight_names(model: keras.Model) -> list[str]:
-    """Names of the trainable weights, ``"layer/kernel"`` style, in ``model.trainable_variables`` order."""
+    """Trainable weight names (``"layer/kernel"``) in ``model.trainable_variables`` order."""
     check_model(model)
     prefix = model.name + "/"
     return [

@@ -34,7 +34,15 @@ def attack_transfer_table(
     adv = {}
     for s in names:
         adv[s] = [
-            evasion.pgd(models_[s], x, y, eps=e, step_size=2.5 * e / steps, steps=steps, seed=seed)
+            evasion.pgd(
+                models_[s],
+                x,
+                y,
+                eps=e,
+                step_size=models.default_step_size(e, steps),
+                steps=steps,
+                seed=seed,
+            )
             if e > 0
             else x
             for e in eps_values
@@ -72,7 +80,8 @@ def robust_models_explorer(
     y = np.asarray(y)
     if len(x) < 1 or y.shape != (len(x),):
         raise ValueError(
-            f"x and y must be a non-empty batch with one label per image, got {x.shape} and {y.shape}"
+            f"x and y must be a non-empty batch with one label per image, got {x.shape} and "
+            f"{y.shape}"
         )
     eps_values = [float(e) for e in eps_values]
     names = list(models_)

@@ -1,4 +1,4 @@
-"""Widgets for chapter 03 (backpropagation attacks): an attack explorer and accuracy-against-eps curves."""
+"""Widgets for chapter 03 (backpropagation attacks): an attack explorer, accuracy-vs-eps curves."""
 
 from __future__ import annotations
 

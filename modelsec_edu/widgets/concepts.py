@@ -231,7 +231,10 @@ def weight_noise_explorer(
         xs = sorted(history)
         curve.set_data(xs, [history[s] * 100 for s in xs])
         point.set_data([scale.value], [acc * 100])
-        return f"clean accuracy {base_acc:.1%} &rarr; with noise \u03c3={scale.value:.2f}: <b>{acc:.1%}</b>"
+        return (
+            f"clean accuracy {base_acc:.1%} &rarr; with noise \u03c3={scale.value:.2f}: "
+            f"<b>{acc:.1%}</b>"
+        )
 
     panel = Panel([scale], update, fig=fig, title="Model tampering: noise on the weights")
     panel.results = history  # noise scale -> accuracy, for every scale measured so far

@@ -32,7 +32,7 @@ def _eps_axis(points) -> np.ndarray:
 
 
 def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
-    """A slider over the sweep's noise multipliers; marks that run on ε-accuracy and ε-AUC curves."""
+    """A slider over the sweep's noise multipliers; marks that run on ε-accuracy, ε-AUC curves."""
     if not isinstance(sweep, DPSweep):
         raise TypeError(f"sweep must be a DPSweep, got {type(sweep).__name__}")
     if not sweep.points:

@@ -64,7 +64,8 @@ def bit_flip_explorer(
     }
     if any(e.accuracy is None for log in logs.values() for e in log):
         raise ValueError(
-            "the logs passed in must record accuracies: run the flips with eval_data=(x_test, y_test)"
+            "the logs passed in must record accuracies: run the flips with eval_data=(x_test, "
+            "y_test)"
         )
     names = tampering.weight_names(base)
     q0, scales = zip(
@@ -222,7 +223,10 @@ def tamper_verify_panel(
                 else _load(arrived)
             )
         except integrity.IntegrityError:
-            return f"{what}: <b style='color:green'>refused</b>, the SHA-256 does not match the manifest"
+            return (
+                f"{what}: <b style='color:green'>refused</b>, the SHA-256 does not match the "
+                "manifest"
+            )
         except Exception as exc:  # noqa: BLE001 - any failure to parse is what the learner should see
             return f"{what}: Keras could not read it ({type(exc).__name__}: {str(exc)[:80]})"
         acc = models.accuracy(loaded, x_test, y_test)

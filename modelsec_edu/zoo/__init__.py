@@ -72,9 +72,9 @@ def cache_dir() -> Path:
 
 
 # --------------------------------------------------------------------------- recipes
-# Each recipe: (full settings, quick settings, train(x, y, settings, cache, progress, scratch) -> (model, history)).
-# ``scratch`` is a directory for checkpoints of long runs (GANs resume from it after an interruption).
-# The full settings reach the course's bars on the real MNIST subset (bench/adversarial_training.py).
+# Each recipe: (full, quick settings, train(x, y, settings, cache, progress, scratch) -> (model,
+# history)); ``scratch`` holds checkpoints of long runs (GANs resume from it after a stop).
+# The full settings reach the course's bars on real MNIST (bench/adversarial_training.py).
 
 
 def _plain(builder: Callable[[], keras.Model]):
@@ -240,7 +240,7 @@ class KerasVersionError(RuntimeError):
 
 
 def saved_by(file: str | Path) -> str | None:
-    """The Keras version that wrote a ``.keras`` file (its ``metadata.json``), or None if unknown."""
+    """The Keras version that wrote a ``.keras`` file (its ``metadata.json``), or None."""
     import zipfile
 
     try:
