@@ -28,6 +28,7 @@ import numpy as np
 __all__ = [
     "check_array",
     "check_bool",
+    "check_callable",
     "check_choice",
     "check_classifier",
     "check_clip",
@@ -38,6 +39,7 @@ __all__ = [
     "check_new_path",
     "check_path",
     "check_seed",
+    "check_splits",
     "check_xy",
 ]
 
@@ -207,14 +209,19 @@ def check_model(model: Any, name: str = "model") -> Any:
     return model
 
 
-def check_classifier(model: Any, name: str = "model") -> int:
-    """A built Keras classifier (logits out); returns its number of classes."""
+def check_classifier(model: Any, name: str = "model", *, unbuilt_ok: bool = False) -> int | None:
+    """A built Keras classifier (logits out); returns its number of classes.
+
+    With ``unbuilt_ok=True`` a model not built yet (no output shape) gives None.
+    """
     check_model(model, name)
     try:
         shape = model.outputs[0].shape
     except (AttributeError, IndexError, ValueError):
         shape = None
     if shape is None or shape[-1] is None:
+        if unbuilt_ok:
+            return None
         raise ValueError(
             f"{name}: cannot tell the number of classes; build the model on an input first"
         )
@@ -222,11 +229,38 @@ def check_classifier(model: Any, name: str = "model") -> int:
 
 
 def check_xy(
-    x: Any, y: Any, *, num_classes: int | None = None, ndim: int | Sequence[int] | None = None
+    x: Any,
+    y: Any,
+    *,
+    num_classes: int | None = None,
+    ndim: int | Sequence[int] | None = None,
+    min_ndim: int | None = None,
+    names: tuple[str, str] = ("x", "y"),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs (float32, finite, non-empty) and one integer label per input."""
-    x = check_array(x, "x", ndim=ndim)
-    return x, check_labels(y, "y", n=len(x), num_classes=num_classes)
+    """Inputs (float32, finite, non-empty) and one integer label per input.
+
+    ``names`` are the parameters' names in messages (``("x_test", "y_test")``).
+    """
+    x = check_array(x, names[0], ndim=ndim, min_ndim=min_ndim)
+    return x, check_labels(y, names[1], n=len(x), num_classes=num_classes)
+
+
+def check_splits(
+    x_train: Any, y_train: Any, x_test: Any, y_test: Any, *, num_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A training and a test split, each checked by :func:`check_xy` under its own names."""
+    x_train, y_train = check_xy(
+        x_train, y_train, num_classes=num_classes, names=("x_train", "y_train")
+    )
+    x_test, y_test = check_xy(x_test, y_test, num_classes=num_classes, names=("x_test", "y_test"))
+    return x_train, y_train, x_test, y_test
+
+
+def check_callable(fn: Any, name: str) -> Any:
+    """A callable (a function, a factory, a class); anything else is a ``TypeError``."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {_kind(fn)} {fn!r}")
+    return fn
 
 
 def check_clip(clip: Any, name: str = "clip") -> tuple[Any, Any]:

@@ -177,7 +177,7 @@ def test_bad_arguments_are_refused(small, kwargs, error, match):
     ("x", "y", "error", "match"),
     [
         (np.full((4, 28, 28, 1), 2.0, "float32"), np.zeros(4, int), ValueError, r"\[0, 1\]"),
-        (np.zeros((4, 28, 28, 1), "float32"), np.zeros(3, int), ValueError, "shape"),
+        (np.zeros((4, 28, 28, 1), "float32"), np.zeros(3, int), ValueError, "y must have 4 labels"),
         (np.zeros((4, 28, 28, 1), "float32"), np.zeros(4, float), TypeError, "integer"),
     ],
 )

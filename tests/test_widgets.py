@@ -96,31 +96,41 @@ def test_label_flip_explorer_precomputes_and_moves(flip_panel):
 
 
 @pytest.mark.parametrize(
-    ("make", "match"),
+    ("make", "error", "match"),
     [
         (
             lambda m: concepts.fgsm_explorer(m, np.zeros((0, 28, 28, 1)), np.zeros(0, int)),
-            "at least one",
+            ValueError,
+            "x must hold at least 1 sample",
         ),
         (
             lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(3, int)),
-            "2 integer labels",
+            ValueError,
+            "2 labels",
         ),
         (
             lambda m: concepts.fgsm_explorer(m, np.zeros((2, 28, 28)), np.zeros(2, int)),
+            ValueError,
             "grey images",
         ),
         (
             lambda m: concepts.weight_noise_explorer(
                 m, np.zeros((2, 28, 28, 1)), np.zeros(2, int), max_scale=0
             ),
+            ValueError,
             "max_scale",
         ),
-        (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 10), r"\[0, 9\]"),
-        (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 2.5), "one class label"),
+        (
+            lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 10),
+            ValueError,
+            r"y must be an int in \[0, 9\]",
+        ),
+        # a float label is the wrong kind: a TypeError (the rule of validation.py)
+        (lambda m: concepts.gradient_walk(m, np.zeros((28, 28, 1)), 2.5), TypeError, "y must"),
         (
             lambda m: concepts.weight_noise_explorer(m, np.zeros((2, 28, 28, 1)), np.zeros(2)),
-            "integer labels",
+            TypeError,
+            "y_test must hold integer class labels",
         ),
         (
             lambda m: concepts.label_flip_curve(
@@ -129,10 +139,11 @@ def test_label_flip_explorer_precomputes_and_moves(flip_panel):
                 rates=[],
                 epochs=1,
             ),
+            ValueError,
             "rates",
         ),
     ],
 )
-def test_bad_inputs(trained_mlp, make, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_inputs(trained_mlp, make, error, match):
+    with pytest.raises(error, match=match):
         make(trained_mlp)

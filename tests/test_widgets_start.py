@@ -33,13 +33,14 @@ def test_controls_redraw_and_the_page_slider_follows_the_class():
 
 
 @pytest.mark.parametrize(
-    ("x", "y", "match"),
+    ("x", "y", "error", "match"),
     [
-        (np.zeros((0, 28, 28)), np.zeros(0, int), "non-empty"),
-        (np.zeros((2, 28, 28)), np.zeros(3, int), "2 integer labels"),
-        (np.zeros((2, 28, 28)), np.zeros(2), "integer labels"),
+        (np.zeros((0, 28, 28)), np.zeros(0, int), ValueError, "x must hold at least 1"),
+        (np.zeros((2, 28, 28)), np.zeros(3, int), ValueError, "y must have 2 labels"),
+        (np.zeros((2, 28, 28)), np.zeros(2), TypeError, "y must hold integer class labels"),
+        (np.zeros((2, 28, 28)), np.array([0, 10]), ValueError, r"y must be in \[0, 9\]"),
     ],
 )
-def test_bad_inputs(x, y, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_inputs(x, y, error, match):
+    with pytest.raises(error, match=match):
         start.data_explorer(x, y)

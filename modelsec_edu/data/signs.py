@@ -194,6 +194,10 @@ def sample_params(
 
 def warp(img: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """Bilinear sampling of ``img`` (n, h, w, c) at the affine map's points; zero outside."""
+    img = check_array(img, "img", ndim=4)
+    affine = check_array(affine, "affine", ndim=2)
+    if affine.shape[0] != len(img) or affine.shape[1] < 6:
+        raise ValueError(f"affine must be ({len(img)}, 6+) rows, one per image, got {affine.shape}")
     n, h, w, c = img.shape
     rows, cols = np.meshgrid(
         np.arange(h, dtype="float32"), np.arange(w, dtype="float32"), indexing="ij"
@@ -235,8 +239,8 @@ def compose(
     3)`` and ``(size, size)``, or batched): its pixels replace the sign's where
     ``mask`` is 1, before the camera, so the sticker moves with the sign.
     """
-    rgb = np.asarray(rgb, dtype="float32")
-    alpha = np.asarray(alpha, dtype="float32")
+    rgb = check_array(rgb, "rgb", ndim=(3, 4))
+    alpha = check_array(alpha, "alpha", ndim=(2, 3))
     if sticker is not None:
         pix, m = np.asarray(sticker[0], dtype="float32"), np.asarray(sticker[1], dtype="float32")
         rgb = rgb * (1 - m[..., None]) + pix * m[..., None]

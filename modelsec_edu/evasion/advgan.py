@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from modelsec_edu import backend, models
+from modelsec_edu import backend, models, validation
 from modelsec_edu.models import loop
 
 __all__ = ["AdvGAN", "adversarial_fit", "attack", "perturbation_generator", "train"]
@@ -43,8 +43,8 @@ class AdvGAN:
 
 def perturbation_generator(*, eps: float, learning_rate: float = 1e-3) -> AdvGAN:
     """A small encoder-decoder ``G(x) in [-1, 1]`` and a real/perturbed discriminator."""
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
-        raise ValueError(f"eps must be a number in (0, 1], got {eps!r}")
+    eps = validation.check_float(eps, "eps", min=0, max=1, min_open=True)
+    learning_rate = validation.check_float(learning_rate, "learning_rate", min=0, min_open=True)
     generator = keras.Sequential(
         [
             keras.Input(shape=IMAGE_SHAPE),
@@ -135,27 +135,24 @@ def _weights(m: keras.Model):
     return [v.value for v in m.trainable_variables], [v.value for v in m.non_trainable_variables]
 
 
-def _check(model, x, y):
-    if not isinstance(model, keras.Model):
+def _check(adv, model, x, y):
+    if not isinstance(adv, AdvGAN):
         raise TypeError(
-            f"model must be a keras.Model that outputs logits, got {type(model).__name__}"
+            f"adv must be an AdvGAN (perturbation_generator()), got {type(adv).__name__}"
         )
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or y.shape != (len(x),):
-        raise ValueError(
-            f"x must be (n, 28, 28, 1) images with one label each, got {x.shape} and {y.shape}"
-        )
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
-    return x, y.astype("int32")
+    k = validation.check_classifier(model)
+    x = validation.check_array(x, "x", ndim=4)
+    if x.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"x must be (n, 28, 28, 1) images, got shape {x.shape}")
+    return x, validation.check_labels(y, "y", n=len(x), num_classes=k).astype("int32")
 
 
 def _loop(adv, model, x, y, *, epochs, batch_size, alpha, train_model, seed, progress, desc):
-    x, y = _check(model, x, y)
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    x, y = _check(adv, model, x, y)
+    epochs = validation.check_int(epochs, "epochs", min=1)
+    batch_size = validation.check_int(batch_size, "batch_size", min=1)
+    alpha = validation.check_float(alpha, "alpha", min=0)
+    seed = validation.check_seed(seed)
     if batch_size > len(x):
         raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} training images")
     if getattr(model, "optimizer", None) is None and train_model:
@@ -227,9 +224,12 @@ def attack(
     """
     if isinstance(generator, AdvGAN):
         generator, eps = generator.generator, generator.eps if eps is None else eps
+    generator = validation.check_model(generator, "generator")
     if eps is None:
         raise ValueError("eps is needed when attacking with a bare generator")
-    x = np.asarray(x, dtype="float32")
+    eps = validation.check_float(eps, "eps", min=0)
+    batch_size = validation.check_int(batch_size, "batch_size", min=1)
+    x = validation.check_array(x, "x")
     unit = models.predict_logits(generator, x, batch_size=batch_size)
     lo, hi = np.maximum(x - eps, 0.0), np.minimum(x + eps, 1.0)
     return (lo + (hi - lo) * (unit + 1.0) * 0.5).astype("float32")

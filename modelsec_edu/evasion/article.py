@@ -12,12 +12,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from modelsec_edu import models
+from modelsec_edu import models, validation
 from modelsec_edu.models import loop
 
 from . import gan
 from ._checks import num_classes
-from .training import _check_xy, _number
+from .training import _check_pair, _check_xy, _number
 
 __all__ = ["article_gan_training"]
 
@@ -50,8 +50,11 @@ def article_gan_training(
         ``val_accuracy`` per epoch (the epochs run in :func:`.loop.epoch_loop`).
     """
     x, y = _check_xy(model, x, y)
-    if labels not in ("random", "conditional"):
-        raise ValueError(f"labels must be 'random' or 'conditional', got {labels!r}")
+    generator = validation.check_model(generator, "generator")
+    labels = validation.check_choice(labels, "labels", ("random", "conditional"))
+    if validation_data is not None:
+        validation_data = _check_pair(model, validation_data)
+    seed = validation.check_seed(seed)
     if labels == "conditional" and len(generator.inputs) != 2:
         raise ValueError("labels='conditional' needs a conditional generator (inputs z and label)")
     epochs = _number("epochs", epochs, low=1, integer=True)

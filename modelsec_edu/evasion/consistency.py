@@ -96,6 +96,8 @@ def fit_consistency(
     ``false_alarms`` is the share of these clean images (with their true labels)
     that the check flags; measure it again on fresh images.
     """
+    if num_classes is not None:
+        num_classes = check_int(num_classes, "num_classes", min=1)
     y = check_labels(y, "y", num_classes=num_classes)
     prof = colour_profile(x)
     if len(prof) != len(y):
@@ -103,11 +105,7 @@ def fit_consistency(
     false_alarms = check_float(
         false_alarms, "false_alarms", min=0.0, max=1.0, min_open=True, max_open=True
     )
-    k = (
-        check_int(num_classes, "num_classes", min=1)
-        if num_classes is not None
-        else int(y.max()) + 1
-    )
+    k = num_classes if num_classes is not None else int(y.max()) + 1
     mean = np.zeros((k, prof.shape[1]), dtype="float64")
     scale = np.ones((k, prof.shape[1]), dtype="float64")
     for c in range(k):

@@ -79,17 +79,14 @@ def _trunk(latent: Any) -> Any:
 
 def _discriminator(outputs: int, name: str) -> keras.Model:
     conv, act = keras.layers.Conv2D, keras.layers.LeakyReLU
-    layers = [
-        conv(32, 4, strides=2, padding="same"),
-        act(0.2),
-        conv(64, 4, strides=2, padding="same"),
-    ]
-    layers += [
-        act(0.2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(outputs),
-    ]  # [real/fake, class..]
+    layers = [conv(32, 4, strides=2, padding="same"), act(0.2)]
+    layers += [conv(64, 4, strides=2, padding="same"), act(0.2), keras.layers.Flatten()]
+    layers.append(keras.layers.Dense(outputs))  # [real/fake, class..]
     return keras.Sequential([keras.Input(shape=IMAGE_SHAPE), *layers], name=name)
+
+
+def _rate(learning_rate: Any) -> float:
+    return validation.check_float(learning_rate, "learning_rate", min=0, min_open=True)
 
 
 def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
@@ -100,6 +97,7 @@ def _compile(model: keras.Model, learning_rate: float) -> keras.Model:
 def dcgan(*, latent_dim: int = 64, learning_rate: float = 2e-4) -> GAN:
     """An unconditional DCGAN for 28x28 digits (Radford, Metz & Chintala 2016)."""
     latent_dim = validation.check_int(latent_dim, "latent_dim", min=1)
+    learning_rate = _rate(learning_rate)
     z = keras.Input(shape=(latent_dim,), name="z")
     generator = keras.Model(z, _trunk(z), name="dcgan_generator")
     discriminator = _discriminator(1, "dcgan_discriminator")
@@ -112,6 +110,7 @@ def cgan(*, latent_dim: int = 64, num_classes: int = 10, learning_rate: float = 
     """A conditional GAN: ``G(z, label)``; ``D`` classifies real digits too (AC-GAN, Odena 2017)."""
     latent_dim = validation.check_int(latent_dim, "latent_dim", min=1)
     num_classes = validation.check_int(num_classes, "num_classes", min=2)
+    learning_rate = _rate(learning_rate)
     z = keras.Input(shape=(latent_dim,), name="z")
     label = keras.Input(shape=(), dtype="int32", name="label")
     emb = keras.layers.Embedding(num_classes, 32)(label)
@@ -159,16 +158,13 @@ def sample(
     generator = validation.check_model(generator, "generator")
     n = validation.check_int(n, "n", min=1)
     batch_size = validation.check_int(batch_size, "batch_size", min=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validation.check_seed(seed))
     latent_dim = int(generator.inputs[0].shape[-1])
     z = rng.standard_normal((n, latent_dim)).astype("float32")
     if _is_conditional(generator):
-        labels = (
-            rng.integers(0, _num_classes(generator), n) if labels is None else np.asarray(labels)
-        )
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels must be {n} integer class labels, got shape {labels.shape}")
-        c = labels.astype("int32")
+        k = _num_classes(generator)
+        labels = rng.integers(0, k, n) if labels is None else labels
+        c = validation.check_labels(labels, "labels", n=n, num_classes=k).astype("int32")
     elif labels is not None:
         raise ValueError("an unconditional generator takes no labels")
     else:
@@ -190,10 +186,12 @@ def label_accuracy(
     An honest measure of a conditional generator's quality: a digit the
     classifier reads as another digit is not what it was asked for.
     """
+    generator = validation.check_model(generator, "generator")
+    classifier = validation.check_model(classifier, "classifier")
+    n = validation.check_int(n, "n", min=1)
     if not _is_conditional(generator):
         raise ValueError("label_accuracy needs a conditional generator (inputs z and label)")
     images, labels = sample(generator, n, labels=np.arange(n) % _num_classes(generator), seed=seed)
-    classifier = validation.check_model(classifier, "classifier")
     logits = [classifier(images[i : i + 500], training=False) for i in range(0, n, 500)]
     pred = np.concatenate([keras.ops.convert_to_numpy(t) for t in logits]).argmax(axis=1)
     return float(np.mean(pred == labels))
@@ -301,15 +299,19 @@ def train(
     x = validation.check_array(x, "x", ndim=4)
     if x.shape[1:] != IMAGE_SHAPE or x.min() < 0 or x.max() > 1:  # the generator ends in a sigmoid
         raise ValueError(f"x must be images of shape (n, 28, 28, 1) in [0, 1], got {x.shape}")
-    if gan.conditional:
-        y = validation.check_labels(y, "y", n=len(x), num_classes=gan.num_classes).astype("int32")
-    else:
-        y = np.zeros(len(x), dtype="int32")
+    if gan.conditional or y is not None:  # an unconditional GAN ignores y, but not a wrong one
+        y = validation.check_labels(y, "y", n=len(x), num_classes=gan.num_classes or None)
+    y = (y if gan.conditional else np.zeros(len(x))).astype("int32")
     epochs = validation.check_int(epochs, "epochs", min=1)
     batch_size = validation.check_int(batch_size, "batch_size", min=1)
     sample_every = validation.check_int(sample_every, "sample_every", min=1)
+    seed = validation.check_seed(seed)
+    if on_samples is not None:
+        validation.check_callable(on_samples, "on_samples")
     checkpoint_dir = (
-        None if checkpoint_dir is None else _checkpoint_target(gan, checkpoint_dir, False)
+        None
+        if checkpoint_dir is None
+        else _checkpoint_target(gan, checkpoint_dir, False, "checkpoint_dir")
     )
 
     G, D = gan.generator, gan.discriminator
@@ -351,19 +353,19 @@ def train(
 # --------------------------------------------------------------------------- checkpoints
 
 
-def _checkpoint_target(gan: GAN, directory: Any, overwrite: Any) -> Path:
+def _checkpoint_target(gan: GAN, directory: Any, overwrite: Any, what: str) -> Path:
     """The folder, unless it holds a checkpoint not this GAN's own; the GAN then owns it."""
-    directory = validation.check_path(directory, "checkpoint_dir")
+    directory = validation.check_path(directory, what)
     own = validation.check_bool(overwrite, "overwrite") or gan.checkpoint == directory.resolve()
     for name in ("generator.keras", "discriminator.keras", "gan.json"):
-        validation.check_new_path(directory / name, "checkpoint_dir", overwrite=own)
+        validation.check_new_path(directory / name, what, overwrite=own)
     gan.checkpoint = directory.resolve()
     return directory
 
 
 def save_checkpoint(gan: GAN, directory: str | Path, *, overwrite: bool = False) -> Path:
     """Save both networks and the epoch count in a manifest; keeps others' unless overwrite=True."""
-    directory = _checkpoint_target(gan, directory, overwrite)
+    directory = _checkpoint_target(gan, directory, overwrite, "directory")
     directory.mkdir(parents=True, exist_ok=True)
     manifest = directory / "manifest.json"
     integrity.save_model(gan.generator, directory / "generator.keras", manifest, overwrite=True)
@@ -371,11 +373,7 @@ def save_checkpoint(gan: GAN, directory: str | Path, *, overwrite: bool = False)
         gan.discriminator, directory / "discriminator.keras", manifest, overwrite=True
     )
     meta = directory / "gan.json"
-    info = {
-        "latent_dim": gan.latent_dim,
-        "num_classes": gan.num_classes,
-        "epochs_done": gan.epochs_done,
-    }
+    info = {k: getattr(gan, k) for k in ("latent_dim", "num_classes", "epochs_done")}
     meta.write_text(json.dumps(info), encoding="utf-8")
     integrity.record(meta, manifest, replace=True)
     return directory
@@ -387,7 +385,7 @@ def load_checkpoint(directory: str | Path) -> GAN | None:
     Every file is checked against the manifest first: a changed file raises
     :class:`modelsec_edu.integrity.IntegrityError` and nothing is loaded.
     """
-    directory = Path(directory)
+    directory = validation.check_path(directory, "directory")
     meta = directory / "gan.json"
     if not meta.is_file():
         return None

@@ -26,9 +26,9 @@ from modelsec_edu import backend, models
 from modelsec_edu.data import signs
 from modelsec_edu.validation import (
     check_array,
+    check_classifier,
     check_float,
     check_int,
-    check_model,
     check_seed,
     check_xy,
 )
@@ -59,6 +59,7 @@ def patch_placements(
     Each patch is rotated by up to ``rotation`` degrees and scaled by 0.9-1.1
     about its centre, and lands wholly inside the image.
     """
+    size, rotation = check_int(size, "size", min=1), check_float(rotation, "rotation", min=0)
     n, side = check_int(n, "n", min=1), check_int(side, "side", min=1, max=size)
     rng = np.random.default_rng(check_seed(seed))
     angle = rng.uniform(-rotation, rotation, size=n)
@@ -110,8 +111,9 @@ def patch_success(
     model: keras.Model, x: Any, y: Any, patch: Any, *, target: int, seed: int | None
 ) -> float:
     """Share of the images *not of class* ``target`` that read as ``target`` with the patch on."""
-    x, y = check_xy(x, y, ndim=4)
-    others = y != check_int(target, "target", min=0)
+    k = check_classifier(model)
+    x, y = check_xy(x, y, ndim=4, num_classes=k)
+    others = y != check_int(target, "target", min=0, max=k - 1)
     if not np.any(others):
         raise ValueError(f"no images outside class {target}: the success rate is undefined")
     pred = models.predict_labels(model, apply_patch(x[others], patch, seed=seed))
@@ -157,9 +159,9 @@ def universal_patch(
     (:func:`.gradient.pgd_tensor`, the patch's square as its mask).  Returns
     the patch, float32 ``(side, side, 3)`` in [0, 1].
     """
-    check_model(model)
-    x, y = check_xy(x, y, ndim=4)
-    target = check_int(target, "target", min=0, max=int(model.output_shape[-1]) - 1)
+    k = check_classifier(model)
+    x, y = check_xy(x, y, ndim=4, num_classes=k)
+    target = check_int(target, "target", min=0, max=k - 1)
     steps, samples = check_int(steps, "steps", min=1), check_int(samples, "samples", min=1)
     step_size = check_float(step_size, "step_size", min=0.0, min_open=True)
     pool = np.flatnonzero(y != target)
@@ -198,8 +200,7 @@ def patch_adversarial_fit(
     from random pixels).  The patch's place and its random start travel as extra
     input channels, so one compiled step serves every batch.  Returns the mean loss per epoch.
     """
-    check_model(model)
-    x, y = check_xy(x, y, ndim=4)
+    x, y = check_xy(x, y, ndim=4, num_classes=check_classifier(model))
     epochs, steps = check_int(epochs, "epochs", min=1), check_int(steps, "steps", min=1)
     batch_size = check_int(batch_size, "batch_size", min=1)
     rng = np.random.default_rng(check_seed(seed))

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import models
+from modelsec_edu.validation import check_array, check_int
 
 from ._checks import prepare
 from .evaluation import robust_accuracy
@@ -144,8 +145,9 @@ def evaluate_models(
     """
     if not isinstance(named, dict) or not named:
         raise TypeError("named must be a non-empty dict {name: keras.Model}")
+    x = check_array(x, "x")
+    n = len(x) if n_checklist is None else check_int(n_checklist, "n_checklist", min=1)
     rows = RobustTable()
-    n = len(x) if n_checklist is None else n_checklist
     for name, model in named.items():
         r = robustness(model, x, y, eps=eps, steps=steps, step_size=step_size, seed=seed)
         report = worst_case(model, x, y, eps=eps, seed=seed, **(worst_case_args or {}))

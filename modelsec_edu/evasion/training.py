@@ -53,22 +53,22 @@ METHODS = ("fgsm_rs", "n_fgsm", "pgd", "trades")
 # --------------------------------------------------------------------------- checks
 
 
-def _check_xy(model: Any, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"model must be a keras.Model that outputs logits, got {type(model).__name__}"
-        )
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty batch of shape (n, ...), got shape {x.shape}")
-    if y.shape != (len(x),):
-        raise ValueError(f"y must be integer labels of shape ({len(x)},), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+def _check_xy(model: Any, x: Any, y: Any, names=("x", "y")) -> tuple[np.ndarray, np.ndarray]:
+    k = validation.check_classifier(model, unbuilt_ok=True)
+    x, y = validation.check_xy(x, y, num_classes=k, min_ndim=2, names=names)
     if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"x must lie in [0, 1], got values from {x.min():g} to {x.max():g}")
+        raise ValueError(f"{names[0]} must lie in [0, 1], got values {x.min():g} to {x.max():g}")
     return x, y.astype("int32")
+
+
+def _check_pair(model: Any, validation_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``validation_data = (x_val, y_val)``, checked as :func:`_check_xy` checks ``(x, y)``."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise TypeError(
+            f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}"
+        )
+    names = ("validation_data[0]", "validation_data[1]")
+    return _check_xy(model, *validation_data, names=names)
 
 
 def _number(name: str, value: Any, *, low: float = 0.0, integer: bool = False) -> Any:
@@ -156,11 +156,7 @@ def _holdout(validation_data, x, y, n_val, model):
         if n_val == 0:
             return x, y, None
         return x[:-n_val], y[:-n_val], (x[-n_val:], y[-n_val:])
-    if validation_data is None:
-        return x, y, None
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-        raise TypeError("validation_data must be a pair (x_val, y_val), 'auto' or None")
-    return x, y, _check_xy(model, *validation_data)
+    return x, y, None if validation_data is None else _check_pair(model, validation_data)
 
 
 def adversarial_fit(
@@ -236,6 +232,8 @@ def adversarial_fit(
     epochs = _number("epochs", epochs, low=1, integer=True)
     batch_size = _number("batch_size", batch_size, low=1, integer=True)
     beta = _number("beta", beta)
+    val_steps = validation.check_int(val_steps, "val_steps", min=1)
+    seed = validation.check_seed(seed)
     d = recipes.adversarial_defaults(method, eps=eps, epochs=epochs, n=len(x))
     warmup_epochs = (
         d["warmup_epochs"] if warmup_epochs is None else _number("warmup_epochs", warmup_epochs)
@@ -334,6 +332,7 @@ def accelerator(*, verbose: bool = True) -> dict[str, Any]:
     ``keras.distribution.set_distribution(keras.distribution.DataParallel())``
     (JAX) before building the model.
     """
+    verbose = validation.check_bool(verbose, "verbose")
     found = backend.devices()
     gpus = [d for d in found if d["type"] == "GPU"]
     info = {

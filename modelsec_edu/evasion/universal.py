@@ -24,7 +24,14 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend, models
-from modelsec_edu.validation import check_float, check_int, check_model, check_seed, check_xy
+from modelsec_edu.validation import (
+    check_array,
+    check_classifier,
+    check_float,
+    check_int,
+    check_seed,
+    check_xy,
+)
 
 __all__ = ["apply_universal", "fooling_rate", "universal_perturbation"]
 
@@ -61,10 +68,9 @@ def universal_perturbation(
     ``batch_size`` of the others and a signed step of ``eps / 8`` that lowers
     their mean loss towards ``target``.  Apply it with :func:`apply_universal`.
     """
-    check_model(model)
-    x, y = check_xy(x, y)
+    k = check_classifier(model)
+    x, y = check_xy(x, y, num_classes=k)
     eps = check_float(eps, "eps", min=0.0)
-    k = int(model.output_shape[-1])
     target = check_int(target, "target", min=0, max=k - 1)
     steps = check_int(steps, "steps", min=1)
     batch_size = check_int(batch_size, "batch_size", min=1)
@@ -88,17 +94,19 @@ def universal_perturbation(
 
 def apply_universal(x: Any, delta: Any) -> np.ndarray:
     """``clip(x + delta, 0, 1)``: the same perturbation on every image."""
-    x = np.asarray(x, dtype="float32")
-    delta = np.asarray(delta, dtype="float32")
+    x = check_array(x, "x", min_ndim=2)
+    delta = check_array(delta, "delta", min_len=0)
     if x.shape[1:] != delta.shape:
         raise ValueError(f"delta must have the image shape {x.shape[1:]}, got {delta.shape}")
     return np.clip(x + delta, 0.0, 1.0).astype("float32")
 
 
 def fooling_rate(model: keras.Model, x: Any, delta: Any, *, target: int) -> float:
-    """Share of the images not yet read as ``target`` that ``delta`` makes read as ``target``."""
-    check_model(model)
-    before = models.predict_labels(model, np.asarray(x, dtype="float32"))
+    """Share of the images not already read as ``target`` that ``delta`` makes read as ``target``."""
+    k = check_classifier(model)
+    target = check_int(target, "target", min=0, max=k - 1)
+    x = check_array(x, "x", min_ndim=2)
+    before = models.predict_labels(model, x)
     after = models.predict_labels(model, apply_universal(x, delta))
     pool = before != target
     return float((after[pool] == target).mean()) if pool.any() else 0.0

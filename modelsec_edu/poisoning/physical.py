@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from modelsec_edu.validation import check_array, check_float, check_int, check_labels, check_seed
+from modelsec_edu.validation import (
+    check_array,
+    check_classifier,
+    check_float,
+    check_int,
+    check_labels,
+    check_seed,
+)
 
 from .attacks import trigger_patch
 
@@ -134,10 +141,11 @@ def sticker_asr(
     """Share of the images of class ``source`` that read as ``target`` once the sticker is on."""
     from modelsec_edu import models
 
+    k = check_classifier(model)
     x, m = _check(x, masks)
-    y = check_labels(y, "y", n=len(x))
-    pick = y == check_int(source, "source", min=0)
+    y = check_labels(y, "y", n=len(x), num_classes=k)
+    pick = y == check_int(source, "source", min=0, max=k - 1)
     if not np.any(pick):
         raise ValueError(f"no images of class {source}: the attack success rate is undefined")
     pred = models.predict_labels(model, sticker_trigger(x[pick], m[pick], **sticker_options))
-    return float(np.mean(pred == check_int(target, "target", min=0)))
+    return float(np.mean(pred == check_int(target, "target", min=0, max=k - 1)))

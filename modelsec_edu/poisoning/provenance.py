@@ -44,8 +44,9 @@ def sample_digests(x: Any, y: Any) -> np.ndarray:
 
 def dataset_digest(x: Any, y: Any) -> str:
     """One hex SHA-256 for the whole set: a hash over the sample digests, in order."""
-    h = hashlib.sha256(f"{len(y)} samples\n".encode())
-    for d in sample_digests(x, y):
+    digests = sample_digests(x, y)
+    h = hashlib.sha256(f"{len(digests)} samples\n".encode())
+    for d in digests:
         h.update(d.encode())
     return h.hexdigest()
 

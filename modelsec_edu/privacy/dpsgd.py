@@ -44,9 +44,9 @@ from modelsec_edu import backend
 from modelsec_edu.validation import (
     check_bool,
     check_choice,
+    check_classifier,
     check_float,
     check_int,
-    check_model,
     check_seed,
     check_xy,
 )
@@ -149,8 +149,7 @@ def dp_fit(
         seed: seeds the sampling and the noise.
         progress: show a tqdm bar over steps.
     """
-    check_model(model)
-    x, y = check_xy(x, y)
+    x, y = check_xy(x, y, num_classes=check_classifier(model, unbuilt_ok=True))
     n = len(x)
     sigma = check_float(noise_multiplier, "noise_multiplier", min=0.0)
     clip = check_float(l2_norm_clip, "l2_norm_clip", min=0.0, min_open=True)

@@ -62,6 +62,8 @@ class Leak:
 
 def leak(name: str, model: keras.Model, members, non_members, *, seed: int | None = 0) -> Leak:
     """Measure ``model``'s gap and its loss-threshold membership leak (TPR at 1% FPR with a 95% CI)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the model's label), got {type(name).__name__}")
     r = membership_inference(model, members, non_members, method="loss")
     return Leak(
         name=name,
@@ -205,6 +207,10 @@ def dp_sweep(
     """
     f, y = check_xy(*train)
     ft, yt = check_xy(*test)
+    if not isinstance(features, str):
+        raise TypeError(
+            f"features must be a str (what the head sees), got {type(features).__name__}"
+        )
     mia_size = check_int(mia_size, "mia_size", min=10)
     m = min(mia_size, len(f), len(ft))
     seed = check_seed(seed)
@@ -241,6 +247,10 @@ def dp_sweep(
 def plain_fit(train, *, epochs: int, batch_size: int, learning_rate: float = 0.5, seed: int = 0):
     """The same linear head trained without privacy by Keras' own ``fit`` (the speed reference)."""
     f, y = check_xy(*train)
+    epochs = check_int(epochs, "epochs", min=1)
+    batch_size = check_int(batch_size, "batch_size", min=1)
+    learning_rate = check_float(learning_rate, "learning_rate", min=0, min_open=True)
+    seed = check_seed(seed)
     model = linear_head(f.shape[1], int(y.max()) + 1)
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),

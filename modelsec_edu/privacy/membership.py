@@ -133,23 +133,26 @@ def membership_inference(
             "members and non_members must have the same sample shape, "
             f"got {x_in.shape[1:]} and {x_out.shape[1:]}"
         )
+    n_shadow = check_int(n_shadow, "n_shadow", min=2)
+    seed = check_seed(seed)
+    if train is not None and not callable(train):
+        raise TypeError(f"train must be callable, train(x, y, seed) -> model, got {train!r}")
     if method == "loss":
         s_in = loss_scores(model, x_in, y_in, release=release, decimals=decimals)
         s_out = loss_scores(model, x_out, y_out, release=release, decimals=decimals)
         name = "loss threshold" + ("" if release == "logits" else f" ({release})")
         return MembershipResult.from_scores(name, s_in, s_out)
-    if train is None or not callable(train):
+    if train is None:
         raise TypeError(
             f"method={method!r} needs train(x, y, seed) -> model, got {type(train).__name__}"
         )
-    n_shadow = check_int(n_shadow, "n_shadow", min=2)
     from . import shadow
 
     x = np.concatenate([x_in, x_out])
     y = np.concatenate([y_in, y_out])
     target_logp = log_probs(model, x, release=release, decimals=decimals)
     bank = shadow.train_shadows(
-        train, x, y, n_shadow=n_shadow, seed=check_seed(seed), release=release, decimals=decimals
+        train, x, y, n_shadow=n_shadow, seed=seed, release=release, decimals=decimals
     )
     if method == "shadow":
         scores = shadow.shokri_scores(bank, target_logp, y)

@@ -30,7 +30,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelsec_edu.validation import check_int, check_model, check_seed
+from modelsec_edu.validation import (
+    check_array,
+    check_bool,
+    check_callable,
+    check_int,
+    check_labels,
+    check_model,
+    check_seed,
+)
 
 from .outputs import log_probs
 
@@ -65,6 +73,10 @@ def train_shadows(
     The halves are balanced: every record is inside exactly half of the
     shadows (``n_shadow`` even) or as close as an odd count allows.
     """
+    check_callable(train, "train")
+    x = check_array(x, "x", dtype=None)
+    y = check_labels(y, "y", n=len(x))
+    progress = check_bool(progress, "progress")
     n_shadow = check_int(n_shadow, "n_shadow", min=2)
     rng = np.random.default_rng(check_seed(seed))
     n = len(x)
@@ -87,8 +99,7 @@ def train_shadows(
 
 def logit_confidence(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``phi = log p_y - log(1 - p_y)`` from log-probabilities, stably (any leading axes)."""
-    logp = np.asarray(logp, dtype="float64")
-    y = np.asarray(y)
+    logp, y = _check_logp(logp, y, "logp")
     idx = np.broadcast_to(y, logp.shape[:-1])[..., None]
     own = np.take_along_axis(logp, idx, axis=-1)[..., 0]
     others = logp.copy()
@@ -96,6 +107,21 @@ def logit_confidence(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
     top = np.max(others, axis=-1, keepdims=True)
     rest = top[..., 0] + np.log(np.sum(np.exp(others - top), axis=-1))
     return own - rest
+
+
+def _check_logp(logp, y, name: str, bank: ShadowBank | None = None):
+    """``(..., n, classes)`` log-probabilities (``-inf`` allowed) and ``n`` labels for them."""
+    if bank is not None and not isinstance(bank, ShadowBank):
+        raise TypeError(f"bank must be a ShadowBank (train_shadows), got {type(bank).__name__}")
+    logp = check_array(logp, name, min_ndim=2, dtype="float64", finite=False)
+    if np.isnan(logp).any():
+        raise ValueError(f"{name} must not hold NaN")
+    y = check_labels(y, "y", n=logp.shape[-2], num_classes=logp.shape[-1])
+    if bank is not None and bank.logp.shape[1:] != logp.shape:
+        raise ValueError(
+            f"{name} must have the bank's shape {bank.logp.shape[1:]}, got {logp.shape}"
+        )
+    return logp, y
 
 
 def _features(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -111,6 +137,7 @@ def shokri_scores(bank: ShadowBank, target_logp: np.ndarray, y: np.ndarray) -> n
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    target_logp, y = _check_logp(target_logp, y, "target_logp", bank)
     feats = _features(bank.logp, y)  # (S, n, f)
     target = _features(target_logp, y)  # (n, f)
     scores = np.empty(len(y))
@@ -129,6 +156,7 @@ def shokri_scores(bank: ShadowBank, target_logp: np.ndarray, y: np.ndarray) -> n
 
 def lira_scores(bank: ShadowBank, target_logp: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Online LiRA with fixed variance: ``log N(phi; mu_in, s_in) - log N(phi; mu_out, s_out)``."""
+    target_logp, y = _check_logp(target_logp, y, "target_logp", bank)
     phi = logit_confidence(bank.logp, y)  # (S, n)
     phi_t = logit_confidence(target_logp, y)  # (n,)
     inside = bank.inside

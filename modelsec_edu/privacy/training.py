@@ -20,7 +20,13 @@ import keras
 import numpy as np
 
 from modelsec_edu import backend
-from modelsec_edu.validation import check_float, check_int, check_model, check_seed, check_xy
+from modelsec_edu.validation import (
+    check_classifier,
+    check_float,
+    check_int,
+    check_seed,
+    check_xy,
+)
 
 __all__ = ["fit_steps", "tabular_mlp", "trainer"]
 
@@ -66,8 +72,7 @@ def fit_steps(
     batches are drawn without replacement per pass (a short last batch is
     dropped, so one compiled step serves every batch).  Returns the model.
     """
-    check_model(model)
-    x, y = check_xy(x, y)
+    x, y = check_xy(x, y, num_classes=check_classifier(model, unbuilt_ok=True))
     steps = check_int(steps, "steps", min=1)
     learning_rate = check_float(learning_rate, "learning_rate", min=0.0, min_open=True)
     weight_decay = check_float(weight_decay, "weight_decay", min=0.0)

@@ -33,7 +33,7 @@ from modelsec_edu.validation import (
     check_seed,
 )
 
-from .dense_search import _all_flips, attack_score, cross_entropy, dense_flip_losses
+from .dense_search import _all_flips, _attack_score, _cross_entropy, dense_flip_losses
 from .quantize import dequantize, int8_bits, quantize, quantize_array
 from .weights import weight_names
 
@@ -74,6 +74,8 @@ def flip_bit(q: np.ndarray, index: int, bit: int) -> np.ndarray:
     if q.dtype != np.int8:
         raise TypeError(f"q must be an int8 array, got dtype {q.dtype}")
     bit = check_int(bit, "bit", min=0, max=7)  # 0 = least significant, 7 = sign
+    if q.size == 0:
+        raise ValueError(f"q must hold at least one value to flip a bit of, got shape {q.shape}")
     index = check_int(index, "index", min=0, max=q.size - 1)
     out = q.copy()
     flat = out.reshape(-1).view(np.uint8)
@@ -209,11 +211,11 @@ def _search(state: _Int8Model, x, y, *, flips, candidates, cap, objective, exact
     logits = _logits_fn(state.model)
     log: list[BitFlip] = []
     done: set[tuple[int, int, int]] = set()  # never flip a bit back: k flips change k bits
-    score = float(attack_score(logits(x), y, objective=objective, cap=cap))
+    score = float(_attack_score(logits(x), y, objective, cap))
     for _ in range(flips):
         z = logits(x)
         if objective == "ce":
-            active = cross_entropy(z, y) < cap
+            active = _cross_entropy(z, y) < cap
         else:
             active = z.argmax(axis=1) == y
         if not active.any():
@@ -228,9 +230,7 @@ def _search(state: _Int8Model, x, y, *, flips, candidates, cap, objective, exact
                 if gain[flat] <= 0 or (t, index, bit) in done:
                     continue  # to first order this flip would not help
                 state.set(t, flip_bit(q, index, bit))
-                tried.append(
-                    (float(attack_score(logits(x), y, objective=objective, cap=cap)), t, index, bit)
-                )
+                tried.append((float(_attack_score(logits(x), y, objective, cap)), t, index, bit))
             state.set(t, q)
         if exact:
             tried += dense_flip_losses(

@@ -24,8 +24,19 @@ each (:func:`attack_score`, the objective the search maximises).  Written by han
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
+
+from modelsec_edu.validation import (
+    check_array,
+    check_choice,
+    check_classifier,
+    check_float,
+    check_int,
+    check_labels,
+)
 
 __all__ = ["attack_score", "cross_entropy", "dense_flip_losses"]
 
@@ -58,8 +69,18 @@ def _top_per_unit(shift: np.ndarray, per_unit: int) -> list[tuple[int, int]]:
     return [(j, int(c)) for j in range(shift.shape[0]) for c in (*up[j], *down[j])]
 
 
+def _check_logits(logits: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(..., n, classes)`` finite logits and ``n`` labels in ``[0, classes)``."""
+    logits = check_array(logits, "logits", min_ndim=2, dtype="float64")
+    return logits, check_labels(y, "y", n=logits.shape[-2], num_classes=logits.shape[-1])
+
+
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``(..., n, classes)`` logits: each sample's cross-entropy, ``(..., n)``."""
+    return _cross_entropy(*_check_logits(logits, y))
+
+
+def _cross_entropy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype="float64")
     top = logits.max(axis=-1, keepdims=True)
     lse = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
@@ -73,10 +94,15 @@ def attack_score(logits: np.ndarray, y: np.ndarray, *, objective: str, cap: floa
     ``"ce"``: the mean cross-entropy, each sample's capped at ``cap``;
     ``"margin"``: minus the mean of ``max(z_true - max_other z, 0)``.
     """
+    logits, y = _check_logits(logits, y)
+    objective = check_choice(objective, "objective", ("ce", "margin"))
+    return _attack_score(logits, y, objective, check_float(cap, "cap", min=0, min_open=True))
+
+
+def _attack_score(logits: np.ndarray, y: np.ndarray, objective: str, cap: float) -> np.ndarray:
     if objective == "ce":
-        return np.minimum(cross_entropy(logits, y), cap).mean(axis=-1)
+        return np.minimum(_cross_entropy(logits, y), cap).mean(axis=-1)
     logits = np.asarray(logits, dtype="float64")
-    y = np.asarray(y)
     index = np.broadcast_to(y[:, None], logits.shape[:-1] + (1,))
     true = np.take_along_axis(logits, index, axis=-1)[..., 0]
     other = np.where(np.arange(logits.shape[-1]) == y[:, None], -np.inf, logits).max(axis=-1)
@@ -96,7 +122,7 @@ def _evaluate(layers, act, z, shifts, units, y, cap, objective) -> np.ndarray:
         for layer in layers:
             h = layer(h, training=False)
         logits = keras.ops.convert_to_numpy(h).astype("float64").reshape(len(u), n, -1)
-        out.append(attack_score(logits, y, objective=objective, cap=cap))
+        out.append(_attack_score(logits, y, objective, cap))
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -120,6 +146,19 @@ def dense_flip_losses(
     ``x`` are evaluated exactly.  Returns ``[]`` for a model that is not a
     ``keras.Sequential`` (the gradient search alone then serves).
     """
+    k = check_classifier(model)
+    if not isinstance(q, (list, tuple)):
+        raise TypeError(f"q must be a list of int8 arrays, got {type(q).__name__}")
+    if len(q) != len(model.trainable_variables) or len(scales) != len(q):
+        raise ValueError(
+            f"q and scales must hold one entry per trainable variable "
+            f"({len(model.trainable_variables)}), got {len(q)} and {len(scales)}"
+        )
+    x = check_array(x, "x")
+    y = check_labels(y, "y", n=len(x), num_classes=k)
+    cap = check_float(cap, "cap", min=0, min_open=True)
+    objective = check_choice(objective, "objective", ("ce", "margin"))
+    per_unit = check_int(per_unit, "per_unit", min=1)
     inputs = _layer_inputs(model, x)
     if inputs is None:
         return []

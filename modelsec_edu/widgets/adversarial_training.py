@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ipywidgets as w
 import keras
 import numpy as np
 
 from modelsec_edu import evasion, models
+from modelsec_edu.validation import check_classifier, check_int, check_seed, check_xy
 
 from .base import FigurePanel, Panel
 
 __all__ = ["attack_transfer_table", "robust_models_explorer"]
+
+
+def _check(models_: Any, x: Any, y: Any, steps: Any, seed: Any) -> tuple:
+    """A non-empty mapping of named classifiers of one class count, and a batch they classify."""
+    if not isinstance(models_, Mapping):
+        raise TypeError(f"models_ must map names to keras models, got {type(models_).__name__}")
+    if not models_:
+        raise ValueError("models_ must hold at least one model, got none")
+    ks = {check_classifier(m, f"models_[{name!r}]") for name, m in models_.items()}
+    if len(ks) != 1:
+        raise ValueError(f"models_ must all have the same number of classes, got {sorted(ks)}")
+    x, y = check_xy(x, y, num_classes=ks.pop())
+    return x, y, check_int(steps, "steps", min=1), check_seed(seed)
 
 
 def attack_transfer_table(
@@ -30,6 +45,7 @@ def attack_transfer_table(
     ``source`` at ``eps_values[i]``; ``probs[s, i, t]`` are model ``t``'s
     probabilities on them, shape ``(sources, len(eps_values), models, n, classes)``.
     """
+    x, y, steps, seed = _check(models_, x, y, steps, seed)
     names = list(models_)
     adv = {}
     for s in names:
@@ -74,15 +90,7 @@ def robust_models_explorer(
     All attacks are computed up front (a progress-free second or two per
     model), so the controls only redraw.
     """
-    if not models_:
-        raise ValueError("robust_models_explorer needs at least one model")
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if len(x) < 1 or y.shape != (len(x),):
-        raise ValueError(
-            f"x and y must be a non-empty batch with one label per image, got {x.shape} and "
-            f"{y.shape}"
-        )
+    x, y, steps, seed = _check(models_, x, y, steps, seed)
     eps_values = [float(e) for e in eps_values]
     names = list(models_)
     adv, probs = attack_transfer_table(models_, x, y, eps_values=eps_values, steps=steps, seed=seed)

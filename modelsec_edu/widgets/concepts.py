@@ -20,6 +20,16 @@ import numpy as np
 
 from modelsec_edu import evasion, models, poisoning, tampering
 from modelsec_edu.models import loss
+from modelsec_edu.validation import (
+    check_array,
+    check_callable,
+    check_classifier,
+    check_float,
+    check_int,
+    check_seed,
+    check_splits,
+    check_xy,
+)
 
 from .base import BlitFigurePanel, Panel
 
@@ -42,19 +52,6 @@ def _slider(description: str, value: float, lo: float, hi: float, step: float) -
         continuous_update=False,
         readout_format=".2f",
     )
-
-
-def _batch(x: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images and integer labels of one length, or a clear error."""
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(f"{what} needs at least one image of shape (n, ...), got shape {x.shape}")
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"{what}: y must be {len(x)} integer labels to match x, got {y.dtype} {y.shape}"
-        )
-    return x, y
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -84,6 +81,9 @@ def label_flip_curve(
     """
     from tqdm.auto import tqdm
 
+    check_callable(make_model, "make_model")
+    x_train, y_train, x_test, y_test = check_splits(x_train, y_train, x_test, y_test)
+    seed = check_seed(seed)
     if len(rates) == 0:
         raise ValueError("rates must list at least one flip rate in [0, 1]")
     k = evasion.num_classes(make_model())
@@ -117,6 +117,8 @@ def label_flip_explorer(
     the rate ``(k-1)/k`` past which a wrong label outnumbers the true one.
     The measured curve is kept in ``panel.results`` (``"rate"``, ``"accuracy"``).
     """
+    check_callable(make_model, "make_model")
+    x_train, y_train, x_test, y_test = check_splits(x_train, y_train, x_test, y_test)
     rates = sorted({float(r) for r in rates})
     accs = label_flip_curve(
         make_model,
@@ -179,13 +181,10 @@ def weight_noise_explorer(
     once; each slider move adds its own measured point.  ``panel.results``
     maps every scale measured so far to its accuracy.
     """
-    x_test, y_test = _batch(x_test, y_test, "weight_noise_explorer")
-    if (
-        isinstance(max_scale, bool)
-        or not isinstance(max_scale, (int, float))
-        or not (0 < max_scale < np.inf)
-    ):
-        raise ValueError(f"max_scale must be a finite number > 0, got {max_scale!r}")
+    k = check_classifier(model)
+    x_test, y_test = check_xy(x_test, y_test, num_classes=k, names=("x_test", "y_test"))
+    max_scale = check_float(max_scale, "max_scale", min=0, min_open=True)
+    seed = check_seed(seed)
     scratch = tampering.clone(model)
     clean = model.get_weights()
     base_acc = models.accuracy(model, x_test, y_test)
@@ -258,12 +257,11 @@ def fgsm_explorer(
     (Goodfellow et al. 2015).  The accuracy in the status line is over all of
     ``x``; the first ``n_show`` images are drawn.
     """
-    x, y = _batch(x, y, "fgsm_explorer")
+    x, y = check_xy(x, y, num_classes=check_classifier(model))
     if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(
-            f"fgsm_explorer shows grey images of shape (n, height, width, 1), got {x.shape}"
-        )
-    n_show = max(1, min(int(n_show), len(x)))
+        raise ValueError(f"x must be grey images of shape (n, height, width, 1), got {x.shape}")
+    max_eps = check_float(max_eps, "max_eps", min=0, min_open=True)
+    n_show = min(check_int(n_show, "n_show", min=1), len(x))
     eps = _slider("\u03b5", 0.0, 0.0, max_eps, 0.01)
     pred_clean = models.predict_labels(model, x)
     evasion.fgsm(model, x, y, eps=max_eps)  # compile once here, not on the first slider move
@@ -331,11 +329,12 @@ def gradient_walk(
     comparison that makes "the gradient points uphill" visible.  Positive ``t``
     is FGSM with ``eps = t``; negative ``t`` walks downhill.
     """
-    x = np.asarray(x, dtype="float32")
-    k = evasion.num_classes(model)
-    if isinstance(y, bool) or not isinstance(y, (int, np.integer)) or not 0 <= y < k:
-        raise ValueError(f"gradient_walk: y must be one class label in [0, {k - 1}], got {y!r}")
-    x_b, y_arr = _batch(x[None], np.array([y], dtype="int64"), "gradient_walk")
+    k = check_classifier(model)
+    x_b = check_array(x, "x")[None]  # one image, as a batch of one
+    y = check_int(y, "y", min=0, max=k - 1)
+    max_t = check_float(max_t, "max_t", min=0, min_open=True)
+    seed = check_seed(seed)
+    y_arr = np.array([y], dtype="int64")
     g = loss.gradient_sign(model, x_b, y_arr)
     r = loss.random_sign(x_b.shape, seed=seed)
     ts = np.linspace(-max_t, max_t, 25)

@@ -18,6 +18,13 @@ import numpy as np
 
 from modelsec_edu import models
 from modelsec_edu.data import signs
+from modelsec_edu.validation import (
+    check_choice,
+    check_classifier,
+    check_float,
+    check_int,
+    check_seed,
+)
 
 from .base import FigurePanel, Panel
 
@@ -41,6 +48,13 @@ class StickerView:
         return top == self.target if self.target is not None else top != self.sign
 
 
+def _check_goal(model: Any, target: Any, sign: Any) -> tuple[int | None, str]:
+    """``target`` (None or a class of ``model``) and ``sign`` (a sign's name)."""
+    k = check_classifier(model)
+    target = None if target is None else check_int(target, "target", min=0, max=k - 1)
+    return target, check_choice(sign, "sign", signs.ALL_CLASSES)
+
+
 def view_stickers(
     model: keras.Model,
     stickers: Mapping[str, Any],
@@ -57,11 +71,16 @@ def view_stickers(
 
     The background and the sensor noise come from ``seed`` and are the same for every sticker.
     """
+    target, sign = _check_goal(model, target, sign)
     if not stickers:
         raise ValueError("stickers must name at least one sticker (None for the clean sign)")
     camera = dict(
-        rotation=float(rotation), scale=float(scale), brightness=float(brightness), blur=float(blur)
+        rotation=check_float(rotation, "rotation"),
+        scale=check_float(scale, "scale", min=0, min_open=True),
+        brightness=check_float(brightness, "brightness", min=0),
+        blur=check_float(blur, "blur", min=0, max=1),
     )
+    seed = check_seed(seed)
     fixed = replace(
         signs.SignTransforms(),
         **{k: (v, v) for k, v in camera.items()},
@@ -107,6 +126,7 @@ def sticker_explorer(
     seed: int = 0,
 ) -> Panel:
     """Sliders for the camera; each frame: the sign with one sticker, and what the model reads."""
+    target, sign = _check_goal(model, target, sign)
     controls = [
         w.FloatSlider(value=0.0, min=-15.0, max=15.0, step=1.0, description="viewpoint"),
         w.FloatSlider(value=0.9, min=0.5, max=1.0, step=0.05, description="nearness"),

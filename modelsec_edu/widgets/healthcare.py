@@ -37,6 +37,8 @@ def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
         raise TypeError(f"sweep must be a DPSweep, got {type(sweep).__name__}")
     if not sweep.points:
         raise ValueError("sweep must hold at least one run")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
     points = sorted(sweep.points, key=lambda p: p.noise_multiplier)
     sigmas = [p.noise_multiplier for p in points]
     eps = _eps_axis(points)

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from modelsec_edu import models, poisoning
+from modelsec_edu.validation import check_bool, check_callable, check_seed, check_splits
 
 from .base import FigurePanel, Panel
 
@@ -58,6 +59,9 @@ def run_backdoor(
     :func:`.runtime.set_seed` does), so runs that differ only in the
     poisoning differ only because of it.
     """
+    check_callable(make_model, "make_model")
+    x_train, y_train, x_test, y_test = check_splits(x_train, y_train, x_test, y_test)
+    keep_model = check_bool(keep_model, "keep_model")
     x_p, y_p, idx = poisoning.badnets(
         x_train, y_train, target=target, rate=rate, seed=seed, **trigger_options
     )
@@ -101,6 +105,8 @@ def badnets_curve(
     """ASR and clean accuracy of one model per poisoning rate: ``(asr, clean_accuracy)`` arrays."""
     from tqdm.auto import tqdm
 
+    check_callable(make_model, "make_model")
+    x_train, y_train, x_test, y_test = check_splits(x_train, y_train, x_test, y_test)
     runs = [
         run_backdoor(
             make_model,
@@ -146,6 +152,9 @@ def backdoor_explorer(
     """
     from tqdm.auto import tqdm
 
+    check_callable(make_model, "make_model")
+    x_train, y_train, x_test, y_test = check_splits(x_train, y_train, x_test, y_test)
+    seed = check_seed(seed)
     rates = [float(r) for r in rates]
     grid = list(itertools.product(rates, sizes, positions, targets))
     if not grid:

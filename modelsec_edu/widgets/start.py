@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from modelsec_edu.validation import check_int
+from modelsec_edu.validation import check_int, check_xy
 
 from .base import FigurePanel, Panel
 
@@ -31,24 +31,16 @@ class ClassSummary:
     means: np.ndarray
 
 
-def _images(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
-    if x.ndim not in (3, 4) or len(x) == 0:
-        raise ValueError(
-            f"x must be a non-empty batch of images (n, h, w[, 1]), got shape {x.shape}"
-        )
-    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must be {len(x)} integer labels to match x, got {y.dtype} {y.shape}")
-    if y.min() < 0:
-        raise ValueError(f"labels must be >= 0, got {y.min()}")
-    return (x[..., 0] if x.ndim == 4 else x), y
+def _images(x: Any, y: Any, num_classes: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Grey images ``(n, h, w[, 1])`` as ``(n, h, w)``, their labels, and the class count."""
+    num_classes = check_int(num_classes, "num_classes", min=1)
+    x, y = check_xy(x, y, num_classes=num_classes, ndim=(3, 4))
+    return (x[..., 0] if x.ndim == 4 else x), y, num_classes
 
 
 def class_summary(x: Any, y: Any, *, num_classes: int = 10) -> ClassSummary:
     """Count the images of each class and average them (a class with no image gets zeros)."""
-    x, y = _images(x, y)
-    num_classes = check_int(num_classes, "num_classes", min=int(y.max()) + 1)
+    x, y, num_classes = _images(x, y, num_classes)
     counts = np.bincount(y, minlength=num_classes)
     means = np.zeros((num_classes, *x.shape[1:]), dtype="float32")
     for k in np.flatnonzero(counts):
@@ -62,7 +54,7 @@ def data_explorer(x: Any, y: Any, *, num_classes: int = 10) -> Panel:
     The class menu and the page slider both redraw the figure; a class with
     fewer images than one page disables the slider.
     """
-    x, y = _images(x, y)
+    x, y, num_classes = _images(x, y, num_classes)
     summary = class_summary(x, y, num_classes=num_classes)
     choice = w.Dropdown(
         options=list(range(len(summary.counts))), value=int(y[0]), description="class"

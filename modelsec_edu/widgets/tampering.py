@@ -12,7 +12,14 @@ import numpy as np
 
 from modelsec_edu import models, tampering
 from modelsec_edu.supply_chain import integrity
-from modelsec_edu.validation import check_int, check_new_path, check_path
+from modelsec_edu.validation import (
+    check_classifier,
+    check_int,
+    check_new_path,
+    check_path,
+    check_seed,
+    check_xy,
+)
 
 from .base import FigurePanel, Panel
 
@@ -41,8 +48,12 @@ def bit_flip_explorer(
     private copy and measures the test accuracy live.  The logs are kept in
     ``panel.results``.
     """
-    if isinstance(max_flips, bool) or not isinstance(max_flips, int) or max_flips < 1:
-        raise ValueError(f"max_flips must be an int >= 1, got {max_flips!r}")
+    k = check_classifier(model)
+    x_attack, y_attack = check_xy(x_attack, y_attack, num_classes=k, names=("x_attack", "y_attack"))
+    x_test, y_test = check_xy(x_test, y_test, num_classes=k, names=("x_test", "y_test"))
+    max_flips = check_int(max_flips, "max_flips", min=1)
+    seed = check_seed(seed)
+    candidates = check_int(candidates, "candidates", min=1)
     base = tampering.quantize(model)
     if targeted_log is None:
         _, targeted_log = tampering.bit_flip_attack(
@@ -148,6 +159,8 @@ def tamper_verify_panel(
     temporary folder) and refuses to replace files already there unless
     ``overwrite=True``.
     """
+    k = check_classifier(model)
+    x_test, y_test = check_xy(x_test, y_test, num_classes=k, names=("x_test", "y_test"))
     weights_to_try = check_int(weights_to_try, "weights_to_try", min=1)
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="tamper_"))

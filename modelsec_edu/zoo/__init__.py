@@ -43,6 +43,7 @@ import numpy as np
 from modelsec_edu import data, evasion, models, runtime
 from modelsec_edu.evasion import advgan, gan
 from modelsec_edu.supply_chain import integrity
+from modelsec_edu.validation import check_bool, check_path, check_xy
 from modelsec_edu.zoo import shipped
 
 __all__ = [
@@ -79,17 +80,8 @@ def cache_dir() -> Path:
 
 def _plain(builder: Callable[[], keras.Model]):
     def train(x, y, s, cache, progress, scratch):
-        model = builder()
-        hist = models.fit(
-            model,
-            x,
-            y,
-            epochs=s["epochs"],
-            batch_size=s["batch_size"],
-            learning_rate=s["learning_rate"],
-            progress=progress,
-        )
-        return model, hist.history
+        model, fit = builder(), {k: s[k] for k in ("epochs", "batch_size", "learning_rate")}
+        return model, models.fit(model, x, y, progress=progress, **fit).history
 
     return train
 
@@ -111,16 +103,8 @@ def _adversarial(method: str):
 def _generator(conditional: bool):
     def train(x, y, s, cache, progress, scratch):
         g = gan.load_checkpoint(scratch) or (gan.cgan() if conditional else gan.dcgan())
-        hist = gan.train(
-            g,
-            x,
-            y,
-            epochs=s["epochs"],
-            batch_size=s["batch_size"],
-            checkpoint_dir=scratch,
-            on_samples=None,
-            progress=progress,
-        )
+        opts = {"epochs": s["epochs"], "batch_size": s["batch_size"], "on_samples": None}
+        hist = gan.train(g, x, y, checkpoint_dir=scratch, progress=progress, **opts)
         return g.generator, hist.history
 
     return train
@@ -202,10 +186,22 @@ def _default_data() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _name(name: Any) -> str:
+    if not isinstance(name, str) or name not in RECIPES:
+        error = TypeError if not isinstance(name, str) else ValueError
+        raise error(f"name must be one of {sorted(RECIPES)}, got unknown model {name!r}")
+    return name
+
+
+def _request(name: Any, x: Any, y: Any, cache: Any) -> tuple:
+    """``name`` of the zoo, ``(x, y)`` checked (or both None), ``cache`` None or a path."""
+    name = _name(name)
+    x, y = (None, None) if x is None and y is None else check_xy(x, y)
+    return name, x, y, None if cache is None else check_path(cache, "cache")
+
+
 def _settings(name: str) -> dict:
-    if name not in RECIPES:
-        raise ValueError(f"unknown model {name!r}; the zoo has {sorted(RECIPES)}")
-    return models.recipes.recipe(RECIPES[name][0])
+    return models.recipes.recipe(RECIPES[_name(name)][0])
 
 
 def path(
@@ -216,8 +212,9 @@ def path(
     cache: str | Path | None = None,
 ) -> Path:
     """Where the model ``name`` trained on ``(x, y)`` with the current settings is cached."""
+    name, x, y, cache = _request(name, x, y, cache)
     settings = _settings(name)
-    if x is None or y is None:
+    if x is None:
         x, y = _default_data()
     # The Keras version is part of the key: a file written by one Keras is never read by another
     # through the cache (3.15's initializer configs break 3.13's loader, for one).
@@ -243,6 +240,7 @@ def saved_by(file: str | Path) -> str | None:
     """The Keras version that wrote a ``.keras`` file (its ``metadata.json``), or None."""
     import zipfile
 
+    file = check_path(file, "file")
     try:
         with zipfile.ZipFile(file) as archive:
             meta = json.loads(archive.read("metadata.json"))
@@ -263,6 +261,7 @@ def load(file: str | Path, manifest: str | Path) -> keras.Model:
         IntegrityError: the file does not match the manifest (nothing is deserialised).
         KerasVersionError: the file is intact but was saved by a Keras this one cannot read.
     """
+    file, manifest = check_path(file, "file"), check_path(manifest, "manifest")
     try:
         return integrity.load_model(file, manifest)
     except (integrity.IntegrityError, FileNotFoundError):
@@ -282,8 +281,7 @@ def load(file: str | Path, manifest: str | Path) -> keras.Model:
 
 def uses_shipped(name: str, *, retrain: bool = False) -> bool:
     """True when :func:`get` hands out the course's shipped ``name`` (full mode, no retrain)."""
-    if name not in RECIPES:
-        raise ValueError(f"unknown model {name!r}; the zoo has {sorted(RECIPES)}")
+    name, retrain = _name(name), check_bool(retrain, "retrain")
     flag = os.environ.get(RETRAIN_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
     return not (retrain or flag or runtime.is_quick()) and shipped.available(name)
 
@@ -319,9 +317,8 @@ def get(
     Raises:
         IntegrityError: the cached file (or its record) does not match the manifest.
     """
-    from modelsec_edu.validation import check_bool
-
-    retrain = check_bool(retrain, "retrain")
+    retrain, progress = check_bool(retrain, "retrain"), check_bool(progress, "progress")
+    name, x, y, cache = _request(name, x, y, cache)
     if uses_shipped(name, retrain=retrain):
         file, manifest = shipped.files(name)
         try:
@@ -333,7 +330,7 @@ def get(
             ) from exc
         print(shipped.notice(name, shipped.verify(quiet=True)))
         return model
-    if x is None or y is None:
+    if x is None:
         x, y = _default_data()
     file = path(name, x, y, cache=cache)
     manifest = file.parent / "manifest.json"
@@ -356,15 +353,9 @@ def get(
     listed = integrity.read_manifest(manifest)
     integrity.save_model(model, file, manifest, overwrite=file.name in listed)
     meta = file.with_suffix(".json")
-    doc = {
-        "name": name,
-        "settings": settings,
-        "train_seconds": seconds,
-        "n_train": len(x),
-        "backend": keras.backend.backend(),
-        "quick": runtime.is_quick(),
-        "history": {k: [float(v) for v in vs] for k, vs in logs.items()},
-    }
+    doc = {"name": name, "settings": settings, "train_seconds": seconds, "n_train": len(x)}
+    doc |= {"backend": keras.backend.backend(), "quick": runtime.is_quick()}
+    doc["history"] = {k: [float(v) for v in vs] for k, vs in logs.items()}
     if meta.exists() and meta.name in listed:
         integrity.verify(meta, manifest)  # never overwrite a record that fails its check
     meta.write_text(json.dumps(doc, indent=2), encoding="utf-8")
@@ -386,6 +377,7 @@ def info(
     Describes the model :func:`get` returns: the shipped record where a shipped
     model is used, else the cached one.
     """
+    name, x, y, cache = _request(name, x, y, cache)
     if uses_shipped(name):
         return shipped.record(name)
     file = path(name, x, y, cache=cache).with_suffix(".json")
