@@ -65,20 +65,20 @@ def train(x, y, seed, num_classes=10, epochs=None):
     return net
 
 
-def sticker_rows(net, n_test, steps, target=None):
+def sticker_rows(net, n_test, steps, target=None, samples=32):
     """The sticker with and without EOT: each picks its own 10% area (saliency) and colours."""
     x0, y0, _ = signs.render_signs(1, seed=5, classes="stop", transforms=signs.IDENTITY)
     _, alpha = signs.sticker_frame("stop")
     goal = "stop -> anything else" if target is None else f"stop -> {signs.ALL_CLASSES[target]}"
     print(
-        f"\nsticker ({goal}): <= 10% of the image, {steps} steps, 32 cameras a step, "
+        f"\nsticker ({goal}): <= 10% of the image, {steps} steps, {samples} cameras a step, "
         f"2 restarts, tested on {n_test} fresh renders"
     )
     out = {}
     for name, tf in (("EOT", signs.SignTransforms()), ("no EOT", None)):
         t = time.perf_counter()
-        kw = dict(target=target, transforms=tf, seed=0, sign_mask=alpha)
-        mask, start = physical.saliency_mask(net, x0, y0, budget=0.10, **kw)
+        kw = dict(target=target, transforms=tf, seed=0, sign_mask=alpha, samples=samples)
+        mask, start = physical.saliency_mask(net, x0, y0, budget=0.10, steps=min(100, steps), **kw)
         x_adv = physical.sticker_attack(
             net, x0, y0, mask=mask, steps=steps, restarts=2, start=start, **kw
         )
@@ -391,7 +391,8 @@ def main() -> int:
     xc, yc = xt[:n_test], yt[:n_test]
     accidents(net, xc, yc, q)
 
-    st = sticker_rows(net, n_test, steps, STICKER_TARGET)
+    # the bar's sticker gets twice the steps and cameras (development runs: 46% -> 57%)
+    st = sticker_rows(net, n_test, 2 * steps, STICKER_TARGET, samples=64)
     su = sticker_rows(net, n_test, steps, None)
     bar("EOT sticker, targeted", f"{st['EOT']:.1%}", ">= 80%", st["EOT"] >= 0.8)
     bar(

@@ -573,6 +573,8 @@ row("models.loss.loss_along")(
     lambda c: {"direction": np.sign(c.x - 0.5), "ts": np.array([0.0, 0.1])}
 )
 row("models.loss.random_sign")(lambda c: {"shape": (2, 3)})
+row("models.reliability.best_error_at_coverage")(lambda c: {"error": 0.2, "coverage": 0.95})
+row("models.reliability.plot_calibration")(lambda c: {"curves": {"a": c.probs}, "bound": "a"})
 row("models.recipes.recipe")(
     lambda c: {"name": next(iter(__import__("modelsec_edu").models.recipes.RECIPES))}
 )

@@ -152,23 +152,25 @@ def best_error_at_coverage(error: float, coverage: float) -> float:
     return max(0.0, error - (1.0 - coverage)) / coverage
 
 
-def plot_calibration(probs: Any, y: Any, *, coverage: float = 0.95, bound: str | None = None):
+def plot_calibration(curves: Any, y: Any, *, coverage: float = 0.95, bound: str | None = None):
     """Reliability diagrams and coverage-against-risk curves, side by side: the ``Figure``.
 
-    ``probs`` maps a name ("clean", "fog 3") to softmax probabilities for the
+    ``curves`` maps a name ("clean", "fog 3") to softmax probabilities for the
     labels ``y``; ``bound`` names the one whose best possible curve
     (:func:`best_error_at_coverage`) is drawn dashed, and a dotted line marks
     ``coverage``.  The titles say "synthetic signs" (chapter 09's data).
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(probs, dict) or not probs:
-        raise TypeError(f"probs must be a non-empty dict name -> probabilities, got {probs!r:.40}")
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError(
+            f"curves must be a non-empty dict name -> probabilities, got {curves!r:.40}"
+        )
     coverage = check_float(coverage, "coverage", min=0.0, max=1.0, min_open=True)
-    if bound is not None and bound not in probs:
-        raise ValueError(f"bound must be one of {sorted(probs)} or None, got {bound!r}")
+    if bound is not None and bound not in curves:
+        raise ValueError(f"bound must be one of {sorted(curves)} or None, got {bound!r}")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
-    for name, p in probs.items():
+    for name, p in curves.items():
         d = reliability_diagram(p, y, bins=10)
         a.plot(d.confidence, d.accuracy, marker="o", label=f"{name}: ECE {d.ece:.3f}")
         curve = risk_coverage(p, y)
@@ -176,7 +178,7 @@ def plot_calibration(probs: Any, y: Any, *, coverage: float = 0.95, bound: str |
     a.plot([0, 1], [0, 1], "k:")
     a.set(xlabel="confidence", ylabel="accuracy", title="Reliability (synthetic signs)")
     if bound is not None:
-        err = error_at_coverage(probs[bound], y, 1.0)
+        err = error_at_coverage(curves[bound], y, 1.0)
         cov = np.linspace(0.5, 1.0, 101)
         best = [best_error_at_coverage(err, c) for c in cov]
         b.plot(cov, best, "k--", lw=1, label=f"{bound}, best possible")
