@@ -16,7 +16,8 @@ Bars:
                  30 (the speed limit a 10% sticker reached most often in development runs):
                  >= 80% targeted success on 1,000 fresh renders; the same pipeline without EOT
                  <= half of that (also untargeted: stop read as anything else)
-  patch          success against size (4, 8, 12% of the image); >= 80% at 12%
+  patch          success against size (4, 8, 12% of the image), stuck anywhere on the sign's face
+                 (patches.ON_SIGN); >= 80% at 12%; the 12% patch anywhere in the crop, reported
   BadNets        sticker trigger, <= 5% of training signs poisoned: ASR >= 95%, clean accuracy
                  within 1 point; chapter 04's detectors; what survives fine-tuning on new classes
   abstention     at 95% coverage the error on fog severity 3 is halved (or why not)
@@ -244,9 +245,9 @@ def defences(net, x, y, xt, yt, xc, yc, xp, yp, acc, t_train, worst, sticker, n_
             cost=1.0,
         )
     ]
-    t = time.perf_counter()
+    t = time.process_time()
     check = consistency.fit_consistency(x, y, false_alarms=0.01, num_classes=10)
-    t_check = time.perf_counter() - t
+    t_check = time.process_time() - t
     pred_t = models.predict_labels(net, xt)
     alarms = check.flags(xt, pred_t)
     xs, _, _ = signs.render_signs(n_test, seed=ROAD_SEED, classes="stop", sticker=sticker)
@@ -282,8 +283,8 @@ def defences(net, x, y, xt, yt, xc, yc, xp, yp, acc, t_train, worst, sticker, n_
 
     at = sign_cnn()
     keras.utils.set_random_seed(0)
-    n_at = len(x) // 2  # half the renders, to keep the bench short; the cost is per image
-    t = time.perf_counter()
+    n_at = len(x) // 4  # a quarter of the renders, to keep the bench short; the cost is per image
+    t = time.process_time()
     patches.patch_adversarial_fit(
         at,
         x[:n_at],
@@ -293,7 +294,7 @@ def defences(net, x, y, xt, yt, xc, yc, xp, yp, acc, t_train, worst, sticker, n_
         steps=3,
         learning_rate=SIGN_RECIPE["learning_rate"],
     )
-    t_at = time.perf_counter() - t
+    t_at = time.process_time() - t
     acc_at = models.accuracy(at, xt, yt)
     kw = dict(target=TARGET, spread=patches.ON_SIGN)
     patch_at = patches.universal_patch(at, xp, yp, fraction=0.12, steps=steps, seed=0, **kw)
@@ -367,8 +368,16 @@ def main() -> int:
     parser.add_argument(
         "--record", action="store_true", help="write the defences' rows for chapter 10"
     )
+    parser.add_argument(
+        "--part",
+        choices=("all", "attacks", "defences"),
+        default="all",
+        help="run only the accidents and attacks, or only the backdoor and defences (each part "
+        "trains its own classifier, so the two can run side by side)",
+    )
     args = parser.parse_args()
     q = args.quick
+    attacks_part, defences_part = args.part != "defences", args.part != "attacks"
     n_train, n_test, steps = (3000, 500, 100) if q else (10000, 1000, 300)
     print(
         f"keras {keras.__version__} ({keras.backend.backend()}); {n_train} training renders, "
@@ -380,27 +389,27 @@ def main() -> int:
     t_render = time.perf_counter() - t
     xt, yt, mt = signs.render_signs(max(n_test, 2000), seed=2)
     print(f"rendering: {t_render / n_train * 1e3:.2f} ms an image ({n_train} in {t_render:.1f} s)")
-    t = time.perf_counter()
+    t = time.process_time()  # CPU seconds: wall time on a shared machine says little
     net = train(x, y, 0)
-    t_train = time.perf_counter() - t
+    t_train = time.process_time() - t
     acc = models.accuracy(net, xt, yt)
     print(
-        f"\nclassifier: {acc:.2%} on {len(xt)} fresh renders, trained in {t_train:.0f} s "
+        f"\nclassifier: {acc:.2%} on {len(xt)} fresh renders, trained in {t_train:.0f} CPU s "
         "(the time unit below)"
     )
     bar("clean accuracy", f"{acc:.2%}", ">= 97%", acc >= 0.97)
     xc, yc = xt[:n_test], yt[:n_test]
-    accidents(net, xc, yc, q)
-
-    st = sticker_rows(net, n_test, steps, STICKER_TARGET)
+    if attacks_part:
+        accidents(net, xc, yc, q)
+        st = sticker_rows(net, n_test, steps, STICKER_TARGET)
+        bar("EOT sticker, targeted", f"{st['EOT']:.1%}", ">= 80%", st["EOT"] >= 0.8)
+        bar(
+            "without EOT, targeted",
+            f"{st['no EOT']:.1%}",
+            "<= half of EOT",
+            st["no EOT"] <= st["EOT"] / 2,
+        )
     su = sticker_rows(net, n_test, steps, None)
-    bar("EOT sticker, targeted", f"{st['EOT']:.1%}", ">= 80%", st["EOT"] >= 0.8)
-    bar(
-        "without EOT, targeted",
-        f"{st['no EOT']:.1%}",
-        "<= half of EOT",
-        st["no EOT"] <= st["EOT"] / 2,
-    )
     bar("EOT sticker, untargeted", f"{su['EOT']:.1%}", "reported", None)
     bar(
         "without EOT, untargeted",
@@ -410,28 +419,40 @@ def main() -> int:
     )
 
     xp, yp, _ = signs.render_signs(n_train // 2, seed=11)
-    success, patch_acc, anywhere = patch_curve(net, xp, yp, xc, yc, steps)
-    curve = ", ".join(f"{f:.0%}: {v:.1%}" for f, v in success.items())
-    bar("patch at 12%, on the sign's face", f"{success[0.12]:.1%}", ">= 80%", success[0.12] >= 0.8)
-    bar("patch success against size (on the sign)", curve, "reported", None)
-    bar("patch at 12%, anywhere in the crop", f"{anywhere:.1%}", ">= 80%", anywhere >= 0.8)
+    if attacks_part:
+        success, patch_acc, anywhere = patch_curve(net, xp, yp, xc, yc, steps)
+        curve = ", ".join(f"{f:.0%}: {v:.1%}" for f, v in success.items())
+        ok = success[0.12] >= 0.8
+        bar("patch at 12%, on the sign's face", f"{success[0.12]:.1%}", ">= 80%", ok)
+        bar("patch success against size (on the sign)", curve, "reported", None)
+        bar("patch at 12%, anywhere in the crop", f"{anywhere:.1%}", ">= 80%", anywhere >= 0.8)
+        acc12 = patch_acc[0.12]
+    else:
+        kw = dict(target=TARGET, spread=patches.ON_SIGN)
+        patch = patches.universal_patch(net, xp, yp, fraction=0.12, steps=steps, seed=0, **kw)
+        on = patches.apply_patch(xc, patch, seed=5, spread=patches.ON_SIGN)
+        acc12 = models.accuracy(net, on, yc)
+        print(f"\na 12% patch on the sign: accuracy with it on {acc12:.1%}")
 
-    backdoor(net, x, y, masks, xt, yt, mt, acc, n_train, n_test)
-
-    attacks = {
-        "an untargeted EOT sticker (10%) on stop signs": 1.0 - su["EOT"],
-        "a universal 12% patch on the sign (speed_80)": patch_acc[0.12],
-    }
-    name = min(attacks, key=attacks.get)
-    worst = (attacks[name], name)
-    sticker = su[("EOT", "sticker")]
-    rows = defences(net, x, y, xt, yt, xc, yc, xp, yp, acc, t_train, worst, sticker, n_test, steps)
+    rows = []
+    if defences_part:
+        backdoor(net, x, y, masks, xt, yt, mt, acc, n_train, n_test)
+        attacks = {
+            "an untargeted EOT sticker (10%) on stop signs": 1.0 - su["EOT"],
+            "a universal 12% patch on the sign (speed_80)": acc12,
+        }
+        name = min(attacks, key=attacks.get)
+        worst = (attacks[name], name)
+        sticker = su[("EOT", "sticker")]
+        rows = defences(
+            net, x, y, xt, yt, xc, yc, xp, yp, acc, t_train, worst, sticker, n_test, steps
+        )
 
     print("\n| what | measured | bar | verdict |\n|---|---|---|---|")
     for name, value, rule, ok in RESULTS:
         verdict = "PASS" if ok else "FAIL" if ok is not None else "reported"
         print(f"| {name} | {value} | {rule} | {verdict} |")
-    if args.record:
+    if args.record and rows:
         _record.record("bench/driving.py", rows)
     return 0
 
