@@ -518,11 +518,11 @@ row("evasion.patches.patch_success")(
 row("evasion.patches.universal_patch")(
     lambda c: {"model": c.sign_model, "x": c.x_sign, "y": c.y_sign, "samples": 2}
 )
-row("evasion.physical.apply_transforms")(
+row("evasion.eot.apply_transforms")(
     lambda c: {
         "x": c.x_sign[:2],
         "alpha": c.masks[:2, ..., None],
-        "params": __import__("modelsec_edu").evasion.physical.params_to_tensors(_render(c)),
+        "params": __import__("modelsec_edu").evasion.eot.params_to_tensors(_render(c)),
     }
 )
 row("evasion.physical.eot_gradient")(
@@ -534,7 +534,7 @@ row("evasion.physical.eot_gradient")(
         "sign_mask": c.masks[0],
     }
 )
-row("evasion.physical.params_to_tensors")(lambda c: {"params": _render(c)})
+row("evasion.eot.params_to_tensors")(lambda c: {"params": _render(c)})
 row("evasion.physical.project_sticker")(lambda c: {"x": c.x_sign, "x_adv": c.x_sign * 0.5})
 row("evasion.physical.sticker_attack")(
     lambda c: {
@@ -544,6 +544,26 @@ row("evasion.physical.sticker_attack")(
         "target": 1,
         "transforms": None,
         "samples": 2,
+    }
+)
+row("evasion.physical.road_success")(
+    lambda c: {
+        "model": c.sign_model,
+        "sticker": (np.zeros((32, 32, 3), "float32"), np.zeros((32, 32), "float32")),
+        "n": 4,
+    }
+)
+row("evasion.physical.saliency_mask")(
+    lambda c: {
+        "model": c.sign_model,
+        "x": c.x_sign[:1],
+        "y": c.y_sign[:1],
+        "transforms": None,
+        "sign_mask": c.masks[0],
+        "budget": 0.05,
+        "steps": 1,
+        "samples": 2,
+        "stages": (0.1,),
     }
 )
 row("evasion.physical.sticker_of")(lambda c: {"x_adv": c.x_sign})
@@ -590,6 +610,8 @@ row("models.loss.loss_along")(
     lambda c: {"direction": np.sign(c.x - 0.5), "ts": np.array([0.0, 0.1])}
 )
 row("models.loss.random_sign")(lambda c: {"shape": (2, 3)})
+row("models.reliability.best_error_at_coverage")(lambda c: {"error": 0.2, "coverage": 0.95})
+row("models.reliability.plot_calibration")(lambda c: {"curves": {"a": c.probs}, "bound": "a"})
 row("models.recipes.recipe")(
     lambda c: {"name": next(iter(__import__("modelsec_edu").models.recipes.RECIPES))}
 )
@@ -850,69 +872,7 @@ def _templates():
 # Cases ("<function>:<parameter>:<probe label>", or "<function>" for its valid call) that
 # still fail: OPEN WORK FOR ISSUE 8.  The test marks them xfail(strict=False): a fix shows as
 # XPASS in ``-rxX``, and its entry is then removed from this set.
-KNOWN_GAPS: set[str] = {
-    "evasion.eot.adam_step",
-    "evasion.eot.apply_transforms",
-    "evasion.eot.apply_transforms:x:None",
-    "evasion.eot.apply_transforms:x:a string",
-    "evasion.eot.apply_transforms:x:an empty batch",
-    "evasion.eot.group_margin",
-    "evasion.eot.lr_at",
-    "evasion.eot.lr_at:i:-1",
-    "evasion.eot.lr_at:i:None",
-    "evasion.eot.lr_at:i:bool True",
-    "evasion.eot.lr_at:i:float 2.5",
-    "evasion.eot.lr_at:i:string '2'",
-    "evasion.eot.lr_at:step_size:-1.0",
-    "evasion.eot.lr_at:step_size:NaN",
-    "evasion.eot.lr_at:step_size:None",
-    "evasion.eot.lr_at:step_size:bool True",
-    "evasion.eot.lr_at:step_size:string '0.1'",
-    "evasion.eot.lr_at:steps:-1",
-    "evasion.eot.lr_at:steps:0",
-    "evasion.eot.lr_at:steps:None",
-    "evasion.eot.lr_at:steps:bool True",
-    "evasion.eot.lr_at:steps:float 2.5",
-    "evasion.eot.lr_at:steps:string '2'",
-    "evasion.eot.params_to_tensors",
-    "evasion.physical.saliency_mask",
-    "evasion.physical.saliency_mask:budget:-1.0",
-    "evasion.physical.saliency_mask:budget:NaN",
-    "evasion.physical.saliency_mask:budget:None",
-    "evasion.physical.saliency_mask:budget:bool True",
-    "evasion.physical.saliency_mask:budget:string '0.1'",
-    "evasion.physical.saliency_mask:kappa:NaN",
-    "evasion.physical.saliency_mask:kappa:bool True",
-    "evasion.physical.saliency_mask:kappa:string '0.1'",
-    "evasion.physical.saliency_mask:model:None",
-    "evasion.physical.saliency_mask:model:a plain object",
-    "evasion.physical.saliency_mask:samples:-1",
-    "evasion.physical.saliency_mask:samples:0",
-    "evasion.physical.saliency_mask:samples:bool True",
-    "evasion.physical.saliency_mask:samples:float 2.5",
-    "evasion.physical.saliency_mask:samples:string '2'",
-    "evasion.physical.saliency_mask:seed:-1",
-    "evasion.physical.saliency_mask:seed:bool True",
-    "evasion.physical.saliency_mask:seed:float 2.5",
-    "evasion.physical.saliency_mask:seed:string '2'",
-    "evasion.physical.saliency_mask:step_size:-1.0",
-    "evasion.physical.saliency_mask:step_size:NaN",
-    "evasion.physical.saliency_mask:step_size:bool True",
-    "evasion.physical.saliency_mask:step_size:string '0.1'",
-    "evasion.physical.saliency_mask:steps:-1",
-    "evasion.physical.saliency_mask:steps:0",
-    "evasion.physical.saliency_mask:steps:bool True",
-    "evasion.physical.saliency_mask:steps:float 2.5",
-    "evasion.physical.saliency_mask:steps:string '2'",
-    "evasion.physical.saliency_mask:x:None",
-    "evasion.physical.saliency_mask:x:a string",
-    "evasion.physical.saliency_mask:x:an empty batch",
-    "evasion.physical.saliency_mask:y:None",
-    "evasion.physical.saliency_mask:y:a string",
-    "evasion.physical.saliency_mask:y:an empty batch",
-    "evasion.physical.saliency_mask:y:float labels",
-    "evasion.physical.saliency_mask:y:labels out of range",
-}
+KNOWN_GAPS: set[str] = {}
 
 # --------------------------------------------------------------- rows added for the rest of the API
 

@@ -236,3 +236,49 @@ def test_sticker_restarts_keep_the_best_and_start_is_used(net, frontal):
     np.testing.assert_allclose(a[0][mask], 0.3, atol=1e-3)  # a tiny step stays at the start
     with pytest.raises(ValueError):
         physical.sticker_attack(net, x, y, start=start[:8], **kwargs)
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.1, 0.2])
+def test_patch_spread_keeps_the_patch_near_the_centre(signs_data, spread):
+    (x, _, _), _ = signs_data
+    patch = np.ones((6, 6, 3), dtype="float32")
+    bare = np.zeros_like(x[:60])
+    out = patches.apply_patch(bare, patch, seed=3, spread=spread)
+    rows, cols = np.arange(32)[None, :, None], np.arange(32)[None, None, :]
+    w = out.max(-1)
+    centre_r = (w * rows).sum((1, 2)) / w.sum((1, 2))
+    centre_c = (w * cols).sum((1, 2)) / w.sum((1, 2))
+    off = np.maximum(np.abs(centre_r - 15.5), np.abs(centre_c - 15.5))
+    assert np.all(off <= spread * 32 + 0.5), "the patch's centre stays within the spread"
+    if spread > 0:
+        assert off.max() > spread * 32 / 2, "and it does move"
+    anywhere = patches.apply_patch(bare, patch, seed=3)
+    assert not np.array_equal(anywhere, out)
+
+
+def test_road_success_counts_fresh_frames(net):
+    blank = (np.zeros((32, 32, 3), "float32"), np.zeros((32, 32), "float32"))
+    xs, _, _ = signs.render_signs(120, seed=3, classes="stop", sticker=blank)
+    pred = models.predict_labels(net, xs)
+    got = physical.road_success(net, blank, target=None, n=120, seed=3)
+    assert got == pytest.approx(np.mean(pred != 0)), "an empty sticker: the model's own error"
+    assert physical.road_success(net, blank, target=[1, 2], n=120, seed=3) == pytest.approx(
+        np.mean(np.isin(pred, [1, 2]))
+    )
+    with pytest.raises(ValueError):
+        physical.road_success(net, blank, target=10, n=10)
+
+
+def test_sticker_blocks_are_printable_tiles(net, frontal):
+    x, y, alpha = frontal
+    mask = physical.sticker_mask("word")  # rows 12-19, columns 10-21: whole 2x2 tiles
+    x_adv = physical.sticker_attack(
+        net, x, y, mask=mask, target=4, steps=5, transforms=None, seed=0, block=2
+    )
+    tiles = x_adv[0, 12:20, 10:22].reshape(4, 2, 6, 2, 3)
+    np.testing.assert_allclose(tiles, np.broadcast_to(tiles[:, :1, :, :1], tiles.shape), atol=1e-6)
+    np.testing.assert_array_equal(x_adv[:, ~mask], x[:, ~mask])
+    with pytest.raises(ValueError):
+        physical.sticker_attack(
+            net, x, y, mask=mask, target=4, steps=1, transforms=None, seed=0, block=3
+        )

@@ -109,3 +109,33 @@ BAD = {
 def test_bad_arguments(call, error):
     with pytest.raises(error):
         call()
+
+
+@pytest.mark.parametrize("error,coverage", [(0.0, 0.95), (0.03, 0.95), (0.3, 0.95), (0.5, 0.6)])
+def test_best_error_at_coverage_is_what_refusing_only_wrong_answers_leaves(error, coverage):
+    n = 2000
+    wrong = np.zeros(n, dtype=bool)
+    wrong[: int(round(error * n))] = True
+    k = int(round(coverage * n))
+    kept = np.sort(wrong)[:k]  # refuse the wrong answers first
+    best = rel.best_error_at_coverage(error, coverage)
+    assert best == pytest.approx(kept.mean(), abs=1e-3)
+    assert 0.0 <= best <= error
+
+
+def test_plot_calibration_draws_both_panels_and_the_bound():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(1)
+    p = _probs(rng)
+    y = p.argmax(1)
+    y[:40] = (y[:40] + 1) % 4
+    fig = rel.plot_calibration({"a": p, "b": p[::-1]}, y, bound="a")
+    left, right = fig.axes
+    assert len(left.lines) == 3 and len(right.lines) == 4  # 2 curves + diagonal; 2 + bound + 95%
+    assert "synthetic" in left.get_title() and "synthetic" in right.get_title()
+    with pytest.raises(ValueError):
+        rel.plot_calibration({"a": p}, y, bound="c")
+    with pytest.raises(TypeError):
+        rel.plot_calibration([p], y)

@@ -38,22 +38,16 @@ import numpy as np
 
 from modelsec_edu import backend
 from modelsec_edu.data import signs
-from modelsec_edu.validation import check_int
+from modelsec_edu.validation import check_array, check_int
 
-__all__ = [
-    "adam_step",
-    "apply_transforms",
-    "group_margin",
-    "lr_at",
-    "params_to_tensors",
-]
+__all__ = ["apply_transforms", "params_to_tensors"]
 
 _KERNEL = np.outer(signs._BLUR, signs._BLUR).astype("float32")
 
 _BIG = 1e9
 
 
-def group_margin(z: Any, group: Any, kappa: Any) -> Any:
+def _group_margin(z: Any, group: Any, kappa: Any) -> Any:
     """Per row: best logit outside ``group`` minus log-sum-exp inside it, floored at ``-kappa``.
 
     ``z`` is ``(k, classes)`` logits, ``group`` a 0/1 tensor of ``(classes,)``
@@ -65,7 +59,7 @@ def group_margin(z: Any, group: Any, kappa: Any) -> Any:
     return keras.ops.maximum(outside - inside, -kappa)
 
 
-def adam_step(w: Any, g: Any, mom: Any, vel: Any, i: Any, lr: Any) -> tuple[Any, Any, Any]:
+def _adam_step(w: Any, g: Any, mom: Any, vel: Any, i: Any, lr: Any) -> tuple[Any, Any, Any]:
     """One Adam update (beta 0.9, 0.999) of ``w`` along ``-g`` at step ``i`` >= 1: ``(w, m, v)``."""
     mom = 0.9 * mom + 0.1 * g
     vel = 0.999 * vel + 0.001 * g * g
@@ -74,13 +68,15 @@ def adam_step(w: Any, g: Any, mom: Any, vel: Any, i: Any, lr: Any) -> tuple[Any,
     return w - lr * m_hat / (keras.ops.sqrt(v_hat) + 1e-8), mom, vel
 
 
-def lr_at(step_size: float, i: int, steps: int) -> float:
+def _lr_at(step_size: float, i: int, steps: int) -> float:
     """The cosine decay: ``step_size`` at step 0, falling to a hundredth at the last step."""
     return step_size * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * i / max(steps, 1))))
 
 
 def params_to_tensors(params: signs.RenderParams) -> tuple[Any, ...]:
     """The cameras of :func:`modelsec_edu.data.signs.sample_params` as backend tensors."""
+    if not isinstance(params, signs.RenderParams):
+        raise TypeError(f"params must be a signs.RenderParams, got {type(params).__name__}")
     t = keras.ops.convert_to_tensor
     return (
         t(params.affine),
@@ -91,6 +87,19 @@ def params_to_tensors(params: signs.RenderParams) -> tuple[Any, ...]:
     )
 
 
+def _batch(x: Any, name: str, channels: int) -> Any:
+    """``x`` as a ``(k, h, w, channels)`` tensor: a backend tensor (maybe traced) keeps its type."""
+    if keras.ops.is_tensor(x) and not isinstance(x, np.ndarray):
+        shape = tuple(x.shape)
+        if len(shape) != 4 or shape[0] == 0 or shape[-1] != channels:
+            raise ValueError(f"{name} must have shape (k, h, w, {channels}), k >= 1, got {shape}")
+        return x
+    arr = check_array(x, name, ndim=4)
+    if arr.shape[-1] != channels:
+        raise ValueError(f"{name} must have shape (k, h, w, {channels}), got {arr.shape}")
+    return keras.ops.convert_to_tensor(arr)
+
+
 def apply_transforms(x: Any, alpha: Any, params: tuple[Any, ...]) -> Any:
     """The renderer's camera in ``keras.ops``: warp, background, brightness, blur, noise.
 
@@ -98,6 +107,13 @@ def apply_transforms(x: Any, alpha: Any, params: tuple[Any, ...]) -> Any:
     their area, ``params`` from :func:`params_to_tensors`.  It mirrors
     :func:`modelsec_edu.data.signs.compose` and is differentiable in ``x``.
     """
+    x, alpha = _batch(x, "x", 3), _batch(alpha, "alpha", 1)
+    if not isinstance(params, tuple) or len(params) != 5:
+        raise TypeError("params must be the 5-tuple of params_to_tensors(RenderParams)")
+    return _camera(x, alpha, params)
+
+
+def _camera(x, alpha, params):
     affine, bg, bright, blur, noise = params
     layer = keras.ops.concatenate([x, alpha], axis=-1)
     layer = keras.ops.image.affine_transform(
@@ -118,10 +134,27 @@ def _compose(x, s, m):
 
 def _views(logits, eot, w, x, m, alpha, cams):
     xa = _compose(x, keras.ops.sigmoid(w), m)
-    return logits(apply_transforms(xa, alpha, cams) if eot else xa)
+    return logits(_camera(xa, alpha, cams) if eot else xa)
 
 
-def make_step(eot: bool):
+def _blocks(g, block):
+    """``g`` averaged over ``block`` x ``block`` tiles (1: as it is): steps of printable pieces."""
+    if block == 1:
+        return g
+    p = keras.ops.average_pool(g, pool_size=block, strides=block, padding="valid")
+    return keras.ops.repeat(keras.ops.repeat(p, block, axis=1), block, axis=2)
+
+
+def block_start(w: np.ndarray, block: int) -> np.ndarray:
+    """``w`` (1, h, w, c) made constant on ``block`` x ``block`` tiles (their mean)."""
+    if block == 1:
+        return w
+    n, h, wd, c = w.shape
+    tiles = w.reshape(n, h // block, block, wd // block, block, c).mean(axis=(2, 4))
+    return np.repeat(np.repeat(tiles, block, axis=1), block, axis=2).astype("float32")
+
+
+def make_step(eot: bool, block: int = 1):
     def make():
         def fn(
             logits, w, mom, vel, i, lr, x, m, alpha, affine, bg, bright, blur, noise, grp, kappa
@@ -130,10 +163,10 @@ def make_step(eot: bool):
 
             def loss(wv):
                 z = _views(logits, eot, wv, x, m, alpha, cams)
-                return keras.ops.mean(group_margin(z, grp, kappa)), z
+                return keras.ops.mean(_group_margin(z, grp, kappa)), z
 
             _, _, g = backend.value_and_grad(loss)(w)
-            return adam_step(w, g * m, mom, vel, i, lr)
+            return _adam_step(w, _blocks(g * m, block), mom, vel, i, lr)
 
         return fn
 
@@ -144,7 +177,7 @@ def make_score(eot: bool):
     def make():
         def fn(logits, w, x, m, alpha, affine, bg, bright, blur, noise, grp, kappa):
             z = _views(logits, eot, w, x, m, alpha, (affine, bg, bright, blur, noise))
-            margin = group_margin(z, grp, kappa)
+            margin = _group_margin(z, grp, kappa)
             # success first, the mean margin breaks ties (lower is better)
             return keras.ops.mean(keras.ops.cast(margin < 0, "float32")), keras.ops.mean(margin)
 
@@ -161,10 +194,10 @@ def make_importance(eot: bool):
 
             def loss(s):
                 xa = _compose(x, s, m)
-                z = logits(apply_transforms(xa, alpha, cams) if eot else xa)
+                z = logits(_camera(xa, alpha, cams) if eot else xa)
                 # the margin without its floor: unlike cross-entropy it does not vanish on
                 # views fooled by a wide margin, so every camera votes for its pixels
-                return keras.ops.mean(group_margin(z, grp, _BIG)), z
+                return keras.ops.mean(_group_margin(z, grp, _BIG)), z
 
             _, _, g = backend.value_and_grad(loss)(s0)
             # first order: how much the loss would rise if the pixel went back to the sign's
@@ -178,10 +211,10 @@ def make_importance(eot: bool):
 class Problem:
     """Everything the steps need, as arrays; draws the views of one step."""
 
-    def __init__(self, model, x, y, alpha, target, transforms, samples, kappa):
+    def __init__(self, model, x, y, alpha, target, transforms, samples, kappa, block=1):
         classes = int(model.output_shape[-1])
         self.model, self.x, self.alpha, self.eot = model, x, alpha, transforms is not None
-        self.transforms, self.kappa = transforms, np.float32(kappa)
+        self.transforms, self.kappa, self.block = transforms, np.float32(kappa), block
         if target is None:  # anything but the true label
             self.groups = 1.0 - np.eye(classes, dtype="float32")[y]
         else:
@@ -201,7 +234,7 @@ class Problem:
         )
 
     def views(self, rng, k=None):
-        """``(x, alpha, cameras, groups)`` tensors for ``k`` random views (all photos without EOT)."""
+        """``(x, alpha, cameras, groups)`` of ``k`` random views (without EOT: all the photos)."""
         t = keras.ops.convert_to_tensor
         if not self.eot:
             idx, cams = np.arange(len(self.x)), self.none
@@ -222,11 +255,13 @@ class Problem:
     def run(self, w, mask, steps, step_size, rng):
         """``steps`` Adam steps on the sticker's colours ``w`` inside ``mask``; returns ``w``."""
         t = keras.ops.convert_to_tensor
-        step = backend.compiled(self.model, ("sticker_adam", self.eot), make_step(self.eot))
+        key = ("sticker_adam", self.eot, self.block)
+        step = backend.compiled(self.model, key, make_step(self.eot, self.block))
         m = t(mask[None, :, :, None].astype("float32"))
+        w = block_start(np.asarray(w, dtype="float32"), self.block)
         w, mom, vel = t(w), t(np.zeros_like(w)), t(np.zeros_like(w))
         for i in range(steps):
-            lr = np.float32(lr_at(step_size, i, steps))
+            lr = np.float32(_lr_at(step_size, i, steps))
             x, a, *rest, grp = self.views(rng)
             w, mom, vel = step(
                 w, mom, vel, t(np.float32(i + 1)), t(lr), x, m, a, *rest, grp, t(self.kappa)

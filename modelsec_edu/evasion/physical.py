@@ -33,7 +33,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from modelsec_edu import backend
+from modelsec_edu import backend, models
 from modelsec_edu.data import signs
 from modelsec_edu.validation import (
     check_array,
@@ -52,6 +52,7 @@ __all__ = [
     "eot_gradient",
     "params_to_tensors",
     "project_sticker",
+    "road_success",
     "saliency_mask",
     "sticker_attack",
     "sticker_mask",
@@ -148,6 +149,7 @@ def sticker_attack(
     restarts: int = 1,
     holdout: int = 256,
     start: Any = None,
+    block: int = 1,
 ) -> np.ndarray:
     """One sticker for all of ``x`` (photos of the same sign), optimised with or without EOT.
 
@@ -171,6 +173,9 @@ def sticker_attack(
         restarts: random starts; the sticker that fools most of ``holdout`` cameras the
             optimiser never drew is kept (without EOT: the one with the best margin on ``x``).
         holdout: cameras of that check.
+        start: ``(h, w, 3)`` colours to start the first restart from (:func:`saliency_mask`).
+        block: the sticker's colours are constant on ``block`` x ``block`` tiles
+            (printable pieces; a tile of a 32-pixel sign is a few centimetres of a real one).
 
     Returns:
         ``x_adv``, float32 of ``x``'s shape, equal to ``x`` outside ``mask``;
@@ -182,7 +187,10 @@ def sticker_attack(
     restarts = check_int(restarts, "restarts", min=1)
     holdout = check_int(holdout, "holdout", min=1)
     kappa = check_float(kappa, "kappa", min=0.0)
-    problem = eot_opt.Problem(model, x, y, alpha, target, transforms, samples, kappa)
+    block = check_int(block, "block", min=1, max=x.shape[1])
+    if x.shape[1] % block or x.shape[2] % block:
+        raise ValueError(f"block must divide the image side {x.shape[1]}, got {block}")
+    problem = eot_opt.Problem(model, x, y, alpha, target, transforms, samples, kappa, block)
     w0 = None
     if start is not None:
         p = np.clip(check_array(start, "start", ndim=3), 1e-3, 1 - 1e-3).astype("float64")
@@ -235,6 +243,7 @@ def saliency_mask(
         model, x, y, sign, target, steps, transforms, seed, sign_mask, samples, step_size
     )
     budget = check_float(budget, "budget", min=0.0, max=float(m.mean()), min_open=True)
+    kappa = check_float(kappa, "kappa", min=0.0)
     problem = eot_opt.Problem(model, x, y, alpha, target, transforms, samples, kappa)
     size = x.shape[1]
     block = max(1, size // 16)
@@ -276,6 +285,35 @@ def sticker_of(x_adv: Any, mask: Any) -> tuple[np.ndarray, np.ndarray]:
     x_adv = check_array(x_adv, "x_adv", ndim=4)
     m = np.asarray(mask, dtype=bool)
     return np.where(m[..., None], x_adv[0], 0.0).astype("float32"), m.astype("float32")
+
+
+def road_success(
+    model: keras.Model,
+    sticker: Any,
+    *,
+    target: Any,
+    sign: Any = "stop",
+    n: int = 1000,
+    seed: int | None = 9001,
+) -> float:
+    """The sticker on the road: its success on ``n`` fresh renders of ``sign`` (default cameras).
+
+    ``sticker`` is ``(pixels, mask)`` (:func:`sticker_of`); success is the share
+    read as ``target`` (or any of several), or, with ``target=None``, as
+    anything but ``sign``.  ``seed`` must differ from every seed the attack used,
+    so the frames are ones the optimiser never saw: the stand-in for a drive-by.
+    """
+    check_model(model)
+    n = check_int(n, "n", min=1)
+    source = int(signs.class_index(sign)[0])
+    xs, _, _ = signs.render_signs(n, seed=seed, classes=source, sticker=sticker)
+    pred = models.predict_labels(model, xs)
+    if target is None:
+        return float(np.mean(pred != source))
+    k = int(model.output_shape[-1])
+    many = not isinstance(target, (int, np.integer))
+    group = [check_int(c, "target", min=0, max=k - 1) for c in np.atleast_1d(target)]
+    return float(np.mean(np.isin(pred, group if many else group[:1])))
 
 
 def eot_gradient(

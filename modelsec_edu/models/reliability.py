@@ -31,8 +31,10 @@ __all__ = [
     "Reliability",
     "RiskCoverage",
     "abstain",
+    "best_error_at_coverage",
     "error_at_coverage",
     "expected_calibration_error",
+    "plot_calibration",
     "reliability_diagram",
     "risk_coverage",
     "threshold_for_coverage",
@@ -135,6 +137,57 @@ def error_at_coverage(probs: Any, y: Any, coverage: float) -> float:
     coverage = check_float(coverage, "coverage", min=0.0, max=1.0, min_open=True)
     k = int(np.ceil(coverage * len(curve.risk)))
     return float(curve.risk[k - 1])
+
+
+def best_error_at_coverage(error: float, coverage: float) -> float:
+    """The least error any threshold can leave at ``coverage``: ``max(0, error - (1 - c)) / c``.
+
+    A classifier with error rate ``error`` that refuses exactly its wrong answers
+    first still answers ``error - (1 - c)`` wrongly among the ``c`` it keeps.
+    So refusing 5% can remove at most 5 points of error, and halving the error at
+    95% coverage needs ``error <= 0.05 / 0.525``, about 9.5%.
+    """
+    error = check_float(error, "error", min=0.0, max=1.0)
+    coverage = check_float(coverage, "coverage", min=0.0, max=1.0, min_open=True)
+    return max(0.0, error - (1.0 - coverage)) / coverage
+
+
+def plot_calibration(curves: Any, y: Any, *, coverage: float = 0.95, bound: str | None = None):
+    """Reliability diagrams and coverage-against-risk curves, side by side: the ``Figure``.
+
+    ``curves`` maps a name ("clean", "fog 3") to softmax probabilities for the
+    labels ``y``; ``bound`` names the one whose best possible curve
+    (:func:`best_error_at_coverage`) is drawn dashed, and a dotted line marks
+    ``coverage``.  The titles say "synthetic signs" (chapter 09's data).
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError(
+            f"curves must be a non-empty dict name -> probabilities, got {curves!r:.40}"
+        )
+    coverage = check_float(coverage, "coverage", min=0.0, max=1.0, min_open=True)
+    if bound is not None and bound not in curves:
+        raise ValueError(f"bound must be one of {sorted(curves)} or None, got {bound!r}")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, p in curves.items():
+        d = reliability_diagram(p, y, bins=10)
+        a.plot(d.confidence, d.accuracy, marker="o", label=f"{name}: ECE {d.ece:.3f}")
+        curve = risk_coverage(p, y)
+        b.plot(curve.coverage, curve.risk, label=name)
+    a.plot([0, 1], [0, 1], "k:")
+    a.set(xlabel="confidence", ylabel="accuracy", title="Reliability (synthetic signs)")
+    if bound is not None:
+        err = error_at_coverage(curves[bound], y, 1.0)
+        cov = np.linspace(0.5, 1.0, 101)
+        best = [best_error_at_coverage(err, c) for c in cov]
+        b.plot(cov, best, "k--", lw=1, label=f"{bound}, best possible")
+    b.axvline(coverage, color="grey", ls=":")
+    b.set(xlabel="coverage", ylabel="risk (error among answered)")
+    b.set_title("Coverage against risk (synthetic signs)")
+    for ax in (a, b):
+        ax.legend(fontsize=8)
+    return fig
 
 
 def vote(probs: Any, *, method: str = "mean") -> tuple[int, float]:
