@@ -19,7 +19,8 @@ flip of ``kernel[i, j]`` by ``d`` shifts the pre-activation of unit ``j`` by
 shifts it by ``d``, and the rest of the network is a batched forward pass.
 This module proposes, for every unit and both directions, the flips that
 shift the unit most on average, and returns the attack's true score after
-each (:func:`attack_score`, the objective the search maximises).  Written by hand: no library offers it.
+each (:func:`attack_score`, the objective the search maximises).  Written by hand: no
+library offers it.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _attack_score(logits: np.ndarray, y: np.ndarray, objective: str, cap: float)
 
 
 def _evaluate(layers, act, z, shifts, units, y, cap, objective) -> np.ndarray:
-    """The attack's score with column ``units[c]`` of ``z`` shifted by ``shifts[c]`` (``(c, n)``)."""
+    """The attack's score with column ``units[c]`` of ``z`` shifted by ``shifts[c]``, ``(c, n)``."""
     n, width = z.shape
     step = max(1, _CHUNK // (n * width))
     out = []
@@ -137,7 +138,7 @@ def dense_flip_losses(
     objective: str = "ce",
     per_unit: int = 2,
 ) -> list[tuple[float, int, int, int]]:
-    """``(attack score after the flip, tensor, flat index, bit)`` for large flips in every Dense layer.
+    """``(attack score after the flip, tensor, flat index, bit)``: large flips of every Dense layer.
 
     ``q`` and ``scales`` are the int8 tensors of ``model.trainable_variables``
     and their scales (the model must compute with ``q * scale``).  For each
