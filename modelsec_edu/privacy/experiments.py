@@ -1,4 +1,4 @@
-"""Chapter 07's measurements as typed results: leak against gap, mitigations, and ε against accuracy.
+"""Chapter 07's measurements as typed results: leak against gap, mitigations, ε against accuracy.
 
 Each function trains what it needs, attacks it with
 :func:`.membership.membership_inference`, and returns a frozen dataclass that
@@ -61,7 +61,7 @@ class Leak:
 
 
 def leak(name: str, model: keras.Model, members, non_members, *, seed: int | None = 0) -> Leak:
-    """Measure ``model``'s gap and its loss-threshold membership leak (TPR at 1% FPR with a 95% CI)."""
+    """Measure ``model``'s gap and its loss-threshold leak (TPR at 1% FPR with a 95% CI)."""
     r = membership_inference(model, members, non_members, method="loss")
     return Leak(
         name=name,
@@ -164,7 +164,7 @@ class DPPoint:
 
 @dataclass(frozen=True)
 class DPSweep:
-    """DP-SGD runs at several noise multipliers, same data, recipe and seed (what the widget shows)."""
+    """DP-SGD runs at several noise multipliers, same data, recipe and seed (the widget's view)."""
 
     points: tuple[DPPoint, ...]
     n: int
