@@ -119,7 +119,8 @@ def membership(splits: int) -> None:
     (gd, ad), (gc, ac) = gaps["diabetes"], gaps["breast cancer"]
     bar(
         "the leak follows the gap",
-        f"diabetes mean gap {gd:.3f} -> AUC {ad:.3f}; breast cancer mean gap {gc:.3f} -> AUC {ac:.3f}",
+        f"diabetes mean gap {gd:.3f} -> AUC {ad:.3f}; "
+        f"breast cancer mean gap {gc:.3f} -> AUC {ac:.3f}",
         gd > gc and ad > ac,
     )
 
@@ -135,7 +136,8 @@ def mitigation_rows() -> list[dict]:
     for r in table:
         cost = r.train_seconds / base
         print(
-            f"  {r.name:28s} test {r.test_accuracy:.3f} AUC {r.auc:.3f} advantage {r.advantage:.3f} "
+            f"  {r.name:28s} test {r.test_accuracy:.3f} AUC {r.auc:.3f} "
+            f"advantage {r.advantage:.3f} "
             f"train {r.train_seconds:.2f} CPU s ({cost:.2f}x)  {r.guarantee}",
             flush=True,
         )
@@ -147,7 +149,8 @@ def mitigation_rows() -> list[dict]:
                 "attacked": round(1.0 - r.advantage, 4),
                 "attack": (
                     "membership: attacked = 1 - advantage of the loss-threshold attack "
-                    f"(AUC {r.auc:.3f}; {len(members[0])} members vs {len(non_members[0])} non-members)"
+                    f"(AUC {r.auc:.3f}; {len(members[0])} members vs "
+                    f"{len(non_members[0])} non-members)"
                 ),
                 "cost": round(cost, 3),
             }
