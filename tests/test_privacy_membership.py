@@ -150,3 +150,23 @@ def test_bad_records(memorised):
         privacy.membership_inference("model", members, non_members)
     with pytest.raises(ValueError, match="fpr"):
         privacy.tpr_at_fpr([1.0], [0.0], 1.5)
+
+
+def test_fourier_encoding_is_fixed_and_bounded():
+    """The Fourier layer trains nothing, maps into [-1, 1], and is seeded like the rest."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = privacy.trainer(width=8, depth=1, steps=5, fourier=16, fourier_scale=2.0)(x, y, 3)
+    enc = model.get_layer("fourier_features")
+    assert not enc.trainable_weights and enc.output.shape[-1] == 32
+    before = [w.copy() for w in enc.get_weights()]
+    privacy.fit_steps(model, x, y, steps=5)
+    assert all(np.array_equal(a, b) for a, b in zip(before, enc.get_weights()))
+    z = np.asarray(enc(x))
+    assert np.all(np.abs(z) <= 1.0 + 1e-6)
+    np.testing.assert_allclose(z[:, :16] ** 2 + z[:, 16:] ** 2, 1.0, atol=1e-5)
+    again = privacy.tabular_mlp(6, fourier=16, fourier_scale=2.0, seed=3)
+    np.testing.assert_array_equal(again.get_layer("fourier_features").get_weights()[0], before[0])
+    with pytest.raises(ValueError, match="fourier"):
+        privacy.tabular_mlp(6, fourier=-1)

@@ -1,10 +1,10 @@
 """Checks for chapter 07 (healthcare): the loss attack's AUC, DP-SGD's clipping, what ε promises.
 
 Function-writing checks call the learner's function on **fresh** random inputs and compare it
-with the library (:func:`modelsec_edu.privacy.auc`, :func:`modelsec_edu.privacy.dpsgd.clip_and_noise`)
-and with invariants (every clipped row has norm at most ``C``; ties count half).  Choice
-questions explain every wrong option.  Used in chapter 07; solutions in
-``solutions/07_healthcare.ipynb``.
+with the library (:func:`modelsec_edu.privacy.auc`,
+:func:`modelsec_edu.privacy.dpsgd.clip_and_noise`) and with invariants (every clipped row has
+norm at most ``C``; ties count half).  Choice questions explain every wrong option.  Used in
+chapter 07; solutions in ``solutions/07_healthcare.ipynb``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ def check_loss_auc(fn: Any) -> bool:
                     else "count each (member, non-member) pair: 1 if the member's loss is lower, "
                     "1/2 if equal"
                 )
-                return f"on {n_in} members and {n_out} non-members you gave {got:.4f}, not {want:.4f}: {hint}"
+                return (
+                    f"on {n_in} members and {n_out} non-members you gave {got:.4f}, "
+                    f"not {want:.4f}: {hint}"
+                )
         return None
 
     return verdict(run, fn, success="Your AUC matches the library's on 20 fresh loss samples.")
@@ -93,9 +96,9 @@ def check_clip_and_noise(fn: Any) -> bool:
                 short = np.linalg.norm(grads, axis=1) <= clip
                 return (
                     f"off by up to {np.abs(got - want).max():.3g} on {b} examples "
-                    f"({int(short.sum())} already shorter than C = {clip:.2f}): clip each example's "
-                    "whole gradient by its L2 norm (not each coordinate), then sum, add the noise "
-                    "and divide"
+                    f"({int(short.sum())} already shorter than C = {clip:.2f}): "
+                    "clip each example's whole gradient by its L2 norm (not each coordinate), "
+                    "then sum, add the noise and divide"
                 )
         return None
 

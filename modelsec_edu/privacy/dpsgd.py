@@ -85,7 +85,7 @@ def clip_and_noise(grads, noise, *, l2_norm_clip, mask=None, denominator):
 
 
 def capacity(expected: float, n: int) -> int:
-    """The padded batch size: at least the expected size + 6 standard deviations + 8 (at most ``n``)."""
+    """The padded batch size: the expected size + 6 standard deviations + 8, at most ``n``."""
     n = check_int(n, "n", min=1)
     expected = check_float(expected, "expected", min=0.0, max=n)
     q = expected / n

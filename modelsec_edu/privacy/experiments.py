@@ -1,4 +1,4 @@
-"""Chapter 07's measurements as typed results: leak against gap, mitigations, and ε against accuracy.
+"""Chapter 07's measurements as typed results: leak against gap, mitigations, ε against accuracy.
 
 Each function trains what it needs, attacks it with
 :func:`.membership.membership_inference`, and returns a frozen dataclass that
@@ -12,6 +12,7 @@ mitigations only the attacks tried.  Used in chapter 07 and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,8 +39,22 @@ __all__ = [
     "plain_fit",
 ]
 
-# The overfit target of the chapter: no regularisation, trained to 100% training accuracy.
-OVERFIT = {"width": 256, "depth": 2, "steps": 3000, "learning_rate": 3e-3}
+# The overfit target of the chapter: no regularisation (no weight decay, no early stopping, full
+# batch), trained to 100% training accuracy, on 128 fixed random Fourier features of the z-scores
+# (training.py).  Why the encoding: on plain z-scores this MLP fits smoothly and its diabetes leak
+# sat on the bar (loss-attack AUC 0.61-0.65 over six splits); the features make the fit local, as
+# a random forest's is, so it memorises (AUC 0.67-0.74 over six splits, the forest: 0.82) while
+# breast cancer, an easy task, still barely overfits (gap about 0.05, AUC 0.49-0.55).  Scale 1.6
+# over sqrt(d) sets the frequencies against the typical distance between records.  Figures:
+# bench/healthcare.py, 2-CPU course VM.
+OVERFIT = {
+    "width": 128,
+    "depth": 2,
+    "steps": 1000,
+    "learning_rate": 3e-3,
+    "fourier": 128,
+    "fourier_scale": 1.6,
+}
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class Leak:
 
 
 def leak(name: str, model: keras.Model, members, non_members, *, seed: int | None = 0) -> Leak:
-    """Measure ``model``'s gap and its loss-threshold membership leak (TPR at 1% FPR with a 95% CI)."""
+    """Measure ``model``'s gap and its loss-threshold leak (TPR at 1% FPR with a 95% CI)."""
     if not isinstance(name, str):
         raise TypeError(f"name must be a str (the model's label), got {type(name).__name__}")
     r = membership_inference(model, members, non_members, method="loss")
@@ -86,15 +101,22 @@ class Mitigation:
     auc: float
     advantage: float
     guarantee: str
+    train_seconds: float = float("nan")  # CPU seconds to train it (the release rows: the base's)
+
+
+def _timed(fit):
+    t0 = time.process_time()
+    model = fit()
+    return model, time.process_time() - t0
 
 
 def mitigations(
-    members, non_members, *, dp_epsilon_target: float = 3.0, steps: int = 3000, seed: int = 0
+    members, non_members, *, dp_epsilon_target: float = 3.0, steps: int = 1000, seed: int = 0
 ) -> list[Mitigation]:
     """Train the overfit target and its cheaper cousins on ``members``; attack each.
 
     Rows: no mitigation; weight decay (AdamW, 3); early stopping (40 steps
-    instead of 3000); the same overfit model releasing only labels, or scores
+    instead of 1000); the same overfit model releasing only labels, or scores
     rounded to one decimal; DP-SGD at ``dp_epsilon_target`` (δ = 1e-5).  Only
     the last has a guarantee; the others reduce *this* attack.  ``steps``: the
     overfit recipe's length (fewer in quick mode).
@@ -103,17 +125,18 @@ def mitigations(
     target = float(check_float(dp_epsilon_target, "dp_epsilon_target", min=0.0, min_open=True))
     rows = []
 
-    def row(name, model, release="logits", guarantee="none: only this attack measured"):
+    def row(name, fitted, release="logits", guarantee="none: only this attack measured"):
+        model, seconds = fitted
         r = membership_inference(model, (x, y), non_members, release=release)
-        rows.append(
-            Mitigation(name, models.accuracy(model, *non_members), r.auc, r.advantage, guarantee)
-        )
+        acc = models.accuracy(model, *non_members)
+        rows.append(Mitigation(name, acc, r.auc, r.advantage, guarantee, seconds))
 
     recipe = {**OVERFIT, "steps": check_int(steps, "steps", min=41)}
-    base = trainer(**recipe)(x, y, seed)
+    base = _timed(lambda: trainer(**recipe)(x, y, seed))
     row("none (overfit)", base)
-    row("weight decay 3 (AdamW)", trainer(**recipe, weight_decay=3.0)(x, y, seed))
-    row("early stopping (40 steps)", trainer(**{**recipe, "steps": 40})(x, y, seed))
+    row("weight decay 3 (AdamW)", _timed(lambda: trainer(**recipe, weight_decay=3.0)(x, y, seed)))
+    early = {**recipe, "steps": 40}
+    row("early stopping (40 steps)", _timed(lambda: trainer(**early)(x, y, seed)))
     row("labels only", base, "label")
     row("rounded scores (1 decimal)", base, "rounded")
     from .accountant import noise_for_epsilon
@@ -123,6 +146,7 @@ def mitigations(
         target_epsilon=target, n=len(x), batch_size=batch, epochs=epochs, delta=1e-5
     )
     model = tabular_mlp(x.shape[1], int(y.max()) + 1, width=64, depth=1, seed=seed)
+    t0 = time.process_time()
     dp = dp_fit(
         model,
         x,
@@ -137,7 +161,7 @@ def mitigations(
     )
     row(
         f"DP-SGD (sigma {sigma:.2f})",
-        dp.model,
+        (dp.model, time.process_time() - t0),
         guarantee=f"(ε = {dp.epsilon:.2f}, δ = 1e-5) for every attack",
     )
     return rows
@@ -162,11 +186,12 @@ class DPPoint:
     accuracy: float
     train_accuracy: float
     mia_auc: float
+    mia_advantage: float = float("nan")
 
 
 @dataclass(frozen=True)
 class DPSweep:
-    """DP-SGD runs at several noise multipliers, same data, recipe and seed (what the widget shows)."""
+    """DP-SGD runs at several noise multipliers, same data, recipe and seed (the widget's view)."""
 
     points: tuple[DPPoint, ...]
     n: int
@@ -239,6 +264,7 @@ def dp_sweep(
                 models.accuracy(model, ft, yt),
                 models.accuracy(model, f, y),
                 r.auc,
+                r.advantage,
             )
         )
     return DPSweep(tuple(points), len(f), batch_size, epochs, delta, features)
