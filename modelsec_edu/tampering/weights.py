@@ -83,6 +83,8 @@ def noisy_weights(
         raise TypeError(
             f"weights must be a list of arrays (model.get_weights()), got {type(weights).__name__}"
         )
+    if not weights:
+        raise ValueError("weights must hold at least one array (model.get_weights()), got none")
     out = []
     for w in weights:
         w = check_array(w, "weights", dtype=None, min_len=0)
