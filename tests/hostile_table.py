@@ -872,7 +872,7 @@ def _templates():
 # Cases ("<function>:<parameter>:<probe label>", or "<function>" for its valid call) that
 # still fail: OPEN WORK FOR ISSUE 8.  The test marks them xfail(strict=False): a fix shows as
 # XPASS in ``-rxX``, and its entry is then removed from this set.
-KNOWN_GAPS: set[str] = {}
+KNOWN_GAPS: set[str] = set()
 
 # --------------------------------------------------------------- rows added for the rest of the API
 

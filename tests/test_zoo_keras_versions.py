@@ -163,8 +163,8 @@ x = np.load(sys.argv[1])
 out = {"keras": keras.__version__, "models": {}}
 for name in shipped.names():
     model = zoo.load(*shipped.files(name))
-    flat = name in ("dcgan_generator", "cgan_generator")
-    inputs = [x.reshape(len(x), -1)[:, :64]] if flat else [x]
+    latent = name in ("dcgan_generator", "cgan_generator")
+    inputs = [x.reshape(len(x), -1)[:, :64]] if latent else [x]
     if name == "cgan_generator":
         inputs.append(np.arange(len(x), dtype="int32"))
     y = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0]))

@@ -42,6 +42,7 @@ import numpy as np
 from modelsec_edu import backend, models, validation
 from modelsec_edu.models import loop, recipes
 
+from ._checks import num_classes
 from .gradient import pgd, pgd_tensor
 from .robust_eval import FLOAT32
 
@@ -366,13 +367,12 @@ def epoch_seconds(
     """Wall seconds of each of ``repeats`` training epochs of ``model`` on ``(x, y)``.
 
     ``"plain"`` trains with :func:`modelsec_edu.models.fit`, a method of :data:`METHODS` with
-    :func:`adversarial_fit` (given ``settings``).  An untimed first epoch on ``x[:warmup]`` (all
-    of ``x`` by default, 0 for none) traces the steps; the model trains throughout.  Chapter 06's
-    cost table and ``bench/adversarial_training.py`` time with it.
+    :func:`adversarial_fit` (given ``settings``); an untimed first epoch on ``x[:warmup]`` (default
+    all, 0 for none) traces the steps.  Used by chapter 06 and ``bench/adversarial_training.py``.
     """
     validation.check_model(model)
     x = validation.check_array(x, "x", min_ndim=2)
-    y = validation.check_array(y, "y", dtype=None)
+    y = validation.check_labels(y, "y", n=len(x), num_classes=num_classes(model))
     method = validation.check_choice(method, "method", ("plain", *METHODS))
     eps = validation.check_float(eps, "eps", min=0)
     batch_size = validation.check_int(batch_size, "batch_size", min=1)
