@@ -577,6 +577,23 @@ row("poisoning.attacks.label_consistent")(
 )
 row("poisoning.attacks.trigger_mask")(lambda c: {"image_shape": (28, 28, 1)})
 row("poisoning.detection.activation_clustering")(lambda c: {"dims": 2})
+_SWEEP = {"rates": (0.25,), "epochs": 1, "progress": False}
+
+
+def _backdoor_sweep(c: Inputs):
+    """A tiny sweep of fresh MLPs (never the shared ``c.mlp``, which the sweep would train)."""
+    if "backdoor_sweep" not in c.__dict__:
+        from modelsec_edu import models, poisoning
+
+        c.__dict__["backdoor_sweep"] = poisoning.backdoor_sweep(
+            models.article_mlp, c.x, c.y, c.x, c.y, **_SWEEP
+        )
+    return c.__dict__["backdoor_sweep"]
+
+
+row("poisoning.experiments.backdoor_sweep")(
+    lambda c: {"make_model": __import__("modelsec_edu").models.article_mlp, **_SWEEP}
+)
 row("poisoning.detection.evaluate")(lambda c: {"n": 8})
 row("poisoning.detection.exclusionary_reclassification")(
     lambda c: {
@@ -702,10 +719,7 @@ row("widgets.driving.sticker_explorer")(
 row("widgets.driving.view_stickers")(
     lambda c: {"model": c.sign_model, "stickers": {"none": None}, "target": 1}
 )
-row("widgets.poisoning.backdoor_explorer")(
-    lambda c: {"rates": (0.25,), "sizes": (2,), "positions": ("top-left",), "epochs": 1}
-)
-row("widgets.poisoning.badnets_curve")(lambda c: {})
+row("widgets.poisoning.backdoor_explorer")(lambda c: {"sweep": _backdoor_sweep(c)})
 # zoo
 _ZOO = {"name": "article_mlp"}
 row("zoo.get")(lambda c: {**_ZOO, "x": c.x, "y": c.y, "cache": c.fresh("zoo"), "progress": False})
@@ -1220,57 +1234,6 @@ KNOWN_GAPS: set[str] = {
     "widgets.driving.view_stickers:target:float 2.5",
     "widgets.driving.view_stickers:target:string '2'",
     "widgets.healthcare.noise_explorer:title:int 123",
-    "widgets.poisoning.backdoor_explorer:make_model:None",
-    "widgets.poisoning.backdoor_explorer:make_model:int 42",
-    "widgets.poisoning.backdoor_explorer:seed:-1",
-    "widgets.poisoning.backdoor_explorer:x_test:None",
-    "widgets.poisoning.backdoor_explorer:x_test:a string",
-    "widgets.poisoning.backdoor_explorer:x_test:an empty batch",
-    "widgets.poisoning.backdoor_explorer:x_train:None",
-    "widgets.poisoning.backdoor_explorer:x_train:a string",
-    "widgets.poisoning.backdoor_explorer:x_train:an empty batch",
-    "widgets.poisoning.backdoor_explorer:y_test:None",
-    "widgets.poisoning.backdoor_explorer:y_test:a string",
-    "widgets.poisoning.backdoor_explorer:y_test:an empty batch",
-    "widgets.poisoning.backdoor_explorer:y_test:float labels",
-    "widgets.poisoning.backdoor_explorer:y_train:None",
-    "widgets.poisoning.backdoor_explorer:y_train:a string",
-    "widgets.poisoning.backdoor_explorer:y_train:an empty batch",
-    "widgets.poisoning.backdoor_explorer:y_train:float labels",
-    "widgets.poisoning.badnets_curve:make_model:None",
-    "widgets.poisoning.badnets_curve:make_model:int 42",
-    "widgets.poisoning.badnets_curve:x_test:None",
-    "widgets.poisoning.badnets_curve:x_test:a string",
-    "widgets.poisoning.badnets_curve:x_test:an empty batch",
-    "widgets.poisoning.badnets_curve:x_train:None",
-    "widgets.poisoning.badnets_curve:x_train:a string",
-    "widgets.poisoning.badnets_curve:x_train:an empty batch",
-    "widgets.poisoning.badnets_curve:y_test:None",
-    "widgets.poisoning.badnets_curve:y_test:a string",
-    "widgets.poisoning.badnets_curve:y_test:an empty batch",
-    "widgets.poisoning.badnets_curve:y_test:float labels",
-    "widgets.poisoning.badnets_curve:y_train:None",
-    "widgets.poisoning.badnets_curve:y_train:a string",
-    "widgets.poisoning.badnets_curve:y_train:an empty batch",
-    "widgets.poisoning.badnets_curve:y_train:float labels",
-    "widgets.poisoning.run_backdoor:keep_model:int 1",
-    "widgets.poisoning.run_backdoor:keep_model:string 'yes'",
-    "widgets.poisoning.run_backdoor:make_model:None",
-    "widgets.poisoning.run_backdoor:make_model:int 42",
-    "widgets.poisoning.run_backdoor:x_test:None",
-    "widgets.poisoning.run_backdoor:x_test:a string",
-    "widgets.poisoning.run_backdoor:x_test:an empty batch",
-    "widgets.poisoning.run_backdoor:x_train:None",
-    "widgets.poisoning.run_backdoor:x_train:a string",
-    "widgets.poisoning.run_backdoor:x_train:an empty batch",
-    "widgets.poisoning.run_backdoor:y_test:None",
-    "widgets.poisoning.run_backdoor:y_test:a string",
-    "widgets.poisoning.run_backdoor:y_test:an empty batch",
-    "widgets.poisoning.run_backdoor:y_test:float labels",
-    "widgets.poisoning.run_backdoor:y_train:None",
-    "widgets.poisoning.run_backdoor:y_train:a string",
-    "widgets.poisoning.run_backdoor:y_train:an empty batch",
-    "widgets.poisoning.run_backdoor:y_train:float labels",
     "widgets.start.class_summary:x:a string",
     "widgets.start.class_summary:y:labels out of range",
     "widgets.start.data_explorer:x:a string",
