@@ -20,6 +20,7 @@ chapter 04.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import time
 import types
@@ -157,10 +158,18 @@ def _train(make_model, x, y, *, epochs, batch_size, learning_rate, seed) -> kera
 
 
 def _clear() -> None:
-    """Free Keras' global state between models (names, graphs), keeping the dtype policy."""
+    """Free Keras' global state between models (names, graphs), keeping the dtype policy.
+
+    Then hand the freed heap back to the system where the C library can (glibc's
+    ``malloc_trim``): about 40 MB per model here, which keeps a one-core, 2 GB session's peak down.
+    """
     policy = keras.config.dtype_policy()
     keras.backend.clear_session()
     keras.config.set_dtype_policy(policy)
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl)
+        pass
 
 
 def _detect(model, x, y, idx, target, seed) -> dict[str, Any]:
