@@ -636,6 +636,23 @@ row("poisoning.attacks.label_consistent")(
 )
 row("poisoning.attacks.trigger_mask")(lambda c: {"image_shape": (28, 28, 1)})
 row("poisoning.detection.activation_clustering")(lambda c: {"dims": 2})
+_SWEEP = {"rates": (0.25,), "epochs": 1, "progress": False}
+
+
+def _backdoor_sweep(c: Inputs):
+    """A tiny sweep of fresh MLPs (never the shared ``c.mlp``, which the sweep would train)."""
+    if "backdoor_sweep" not in c.__dict__:
+        from modelsec_edu import models, poisoning
+
+        c.__dict__["backdoor_sweep"] = poisoning.backdoor_sweep(
+            models.article_mlp, c.x, c.y, c.x, c.y, **_SWEEP
+        )
+    return c.__dict__["backdoor_sweep"]
+
+
+row("poisoning.experiments.backdoor_sweep")(
+    lambda c: {"make_model": __import__("modelsec_edu").models.article_mlp, **_SWEEP}
+)
 row("poisoning.detection.evaluate")(lambda c: {"n": 8})
 row("poisoning.detection.exclusionary_reclassification")(
     lambda c: {
@@ -762,10 +779,7 @@ row("widgets.driving.sticker_explorer")(
 row("widgets.driving.view_stickers")(
     lambda c: {"model": c.sign_model, "stickers": {"none": None}, "target": 1}
 )
-row("widgets.poisoning.backdoor_explorer")(
-    lambda c: {"rates": (0.25,), "sizes": (2,), "positions": ("top-left",), "epochs": 1}
-)
-row("widgets.poisoning.badnets_curve")(lambda c: {})
+row("widgets.poisoning.backdoor_explorer")(lambda c: {"sweep": _backdoor_sweep(c)})
 # zoo
 _ZOO = {"name": "article_mlp"}
 row("zoo.get")(lambda c: {**_ZOO, "x": c.x, "y": c.y, "cache": c.fresh("zoo"), "progress": False})

@@ -1,11 +1,11 @@
-"""Chapter 04/05 widget factories, headless: set a control's value, check the view and numbers."""
+"""Chapter 04/05 widget factories, headless: set a control, check the view and the numbers."""
 
 import re
 
 import numpy as np
 import pytest
 
-from modelsec_edu import models
+from modelsec_edu import models, poisoning
 from modelsec_edu.widgets import poisoning as poisoning_widgets
 from modelsec_edu.widgets import tampering as tampering_widgets
 
@@ -24,7 +24,7 @@ def _set(panel, i, value):
 @pytest.fixture(scope="module")
 def backdoor_panel(digits):
     (xtr, ytr), (xte, yte) = digits
-    return poisoning_widgets.backdoor_explorer(
+    sweep = poisoning.backdoor_sweep(
         models.article_mlp,
         xtr[:500],
         ytr[:500],
@@ -34,7 +34,9 @@ def backdoor_panel(digits):
         sizes=(6,),
         positions=("top-left", "center"),
         epochs=4,
+        progress=False,
     )
+    return poisoning_widgets.backdoor_explorer(sweep)
 
 
 def test_backdoor_explorer_moves_through_its_grid(backdoor_panel):
@@ -50,9 +52,8 @@ def test_backdoor_explorer_moves_through_its_grid(backdoor_panel):
             _percent(panel.status.value, "ASR"),
             _percent(panel.status.value, "unpoisoned model"),
         )
-        assert (
-            asr > asr_unpoisoned + 30
-        )  # 20% poisoned plants the backdoor; the same trigger alone does little
+        # 20% poisoned plants the backdoor; the same trigger alone does little
+        assert asr > asr_unpoisoned + 30
     assert "recall" in panel.status.value and panel.last_latency > 0
 
 
@@ -60,6 +61,11 @@ def test_backdoor_explorer_disables_controls_with_one_choice(backdoor_panel):
     rate, size, position, target = backdoor_panel.controls
     assert rate.disabled and size.disabled and target.disabled  # one rate, one size, one target
     assert not position.disabled  # two positions: moving it changes the picture (tested above)
+
+
+def test_backdoor_explorer_only_displays_a_sweep():
+    with pytest.raises(TypeError, match="sweep"):
+        poisoning_widgets.backdoor_explorer({"grid": {}})
 
 
 def test_bit_flip_explorer_measures_accuracy_live(trained_mlp, digits):

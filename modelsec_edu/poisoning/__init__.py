@@ -6,7 +6,9 @@ source, a labelling vendor, a shared dataset) but not the training code.
 * :mod:`.attacks` -- label flips, BadNets triggers, clean-label backdoors;
 * :mod:`.detection` -- spectral signatures, activation clustering,
   exclusionary reclassification, sanitising;
-* :mod:`.provenance` -- per-sample digests that show what changed.
+* :mod:`.provenance` -- per-sample digests that show what changed;
+* :mod:`.experiments` -- the backdoor sweep behind the chapter's curve and
+  explorer widget: one model per setting, one typed result.
 """
 
 from .attacks import (
@@ -29,14 +31,18 @@ from .detection import (
     sanitize,
     spectral_signatures,
 )
+from .experiments import BackdoorCell, BackdoorSweep, backdoor_sweep
 from .provenance import changed_samples, dataset_digest, sample_digests
 
 __all__ = [
     "POSITIONS",
+    "BackdoorCell",
+    "BackdoorSweep",
     "Detection",
     "activation_clustering",
     "add_trigger",
     "backdoor_success_rate",
+    "backdoor_sweep",
     "badnets",
     "changed_samples",
     "dataset_digest",
