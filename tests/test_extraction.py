@@ -193,3 +193,14 @@ def test_budget_sweep_measures_each_budget_and_watches_the_largest(german, score
     assert sweep.agreement.shape == (2,) and np.all((0 <= sweep.agreement) & (sweep.agreement <= 1))
     assert sweep.agreement[1] == extraction.agreement(sweep.copy, scorer, xte)
     assert sweep.at(59) == (sweep.agreement[0], sweep.suspicion[19])
+
+
+def test_monitor_streams_calibrate_and_report_on_disjoint_applicants(german, scorer):
+    d, ((xtr, ytr), (xte, yte)) = german
+    cb = extraction.bank.CreditBank(d.spec, xtr, ytr, xte[:100], xte[100:], yte[100:], scorer)
+    reference, calib, held = cb.monitor_streams(streams=5, length=50, seed=0)
+    key = lambda x: {r.tobytes() for r in np.asarray(x)}  # noqa: E731
+    ref, cal, new = key(reference), set().union(*map(key, calib)), set().union(*map(key, held))
+    assert len(calib) == len(held) == 5 and all(len(s) == 50 for s in calib + held)
+    assert not ref & cal and not ref & new and not cal & new
+    assert new <= key(np.concatenate([cb.x_own, cb.x_eval]))

@@ -95,7 +95,7 @@ def _random_spec(rng: np.random.Generator) -> tuple[TabularSpec, list[np.ndarray
 
 
 def check_onehot_projection(fn: Any) -> bool:
-    """``fn(x, groups)``: each group's columns one-hot at their largest entry, the rest as they were."""
+    """``fn(x, groups)``: each group one-hot at its largest entry, the other columns unchanged."""
 
     def run():
         rng = np.random.default_rng()
@@ -123,7 +123,7 @@ def check_onehot_projection(fn: Any) -> bool:
 
 
 def check_threshold(fn: Any) -> bool:
-    """``fn(scores_genuine, fpr)``: the lowest threshold flagging at most ``fpr`` of genuine scores."""
+    """``fn(scores_genuine, fpr)``: the lowest threshold flagging at most ``fpr`` of the genuine."""
 
     def run():
         rng = np.random.default_rng()
@@ -137,7 +137,8 @@ def check_threshold(fn: Any) -> bool:
             want = bank.threshold_at_fpr(s, fpr)
             if np.mean(s >= want) > flagged:
                 return (
-                    f"your threshold flags {flagged:.2%}; a lower one flags {np.mean(s >= want):.2%}"
+                    f"your threshold flags {flagged:.2%}; a lower one flags "
+                    f"{np.mean(s >= want):.2%}"
                     f" and still stays within {fpr:.1%}: catch as much fraud as the budget allows"
                 )
         return None

@@ -64,6 +64,28 @@ class CreditBank:
     y_eval: np.ndarray
     scorer: keras.Model
 
+    def monitor_streams(
+        self, *, streams: int = 200, length: int = 200, seed: int = 0
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """The monitor's data, from three disjoint sets of applicants: ``(reference, calib, held)``.
+
+        The bank's 700 training applicants are split in two: half are the ``reference`` rows of
+        the ``"reference"`` statistic, and the other half make the ``calib`` streams (its past
+        customers, ``length`` of them per stream) on which it sets its thresholds.  The ``held``
+        streams, on which false alarms are reported, come from the 300 applicants it never saw
+        (``x_own`` and ``x_eval``): no applicant of a held-out stream served for calibration.
+        """
+        streams = check_int(streams, "streams", min=1)
+        length = check_int(length, "length", min=2, max=len(self.x_train) // 2)
+        rng = np.random.default_rng(check_seed(seed))
+        perm = rng.permutation(len(self.x_train))
+        half = len(perm) // 2
+        reference, past = self.x_train[perm[:half]], self.x_train[perm[half:]]
+        new = np.concatenate([self.x_own, self.x_eval])
+        calib = [past[rng.choice(len(past), length, replace=False)] for _ in range(streams)]
+        held = [new[rng.choice(len(new), length, replace=False)] for _ in range(streams)]
+        return reference, calib, held
+
 
 def credit_bank(*, seed: int = 0) -> CreditBank:
     """Split German credit (700 bank / 100 competitor / 200 evaluation) and train the scorer."""
@@ -106,7 +128,8 @@ class FraudBank:
     """The simulated transactions, split in time, and the detector trained on the first part.
 
     ``scenario_test`` gives each test transaction's fraud scenario (0 genuine; 1 a large amount,
-    2 a compromised terminal, 3 a compromised card: :func:`modelsec_edu.data.simulate_transactions`).
+    2 a compromised terminal, 3 a compromised card:
+    :func:`modelsec_edu.data.simulate_transactions`).
     """
 
     spec: TabularSpec
