@@ -1,4 +1,6 @@
 import json
+import multiprocessing
+import sys
 
 import numpy as np
 import pytest
@@ -57,6 +59,30 @@ def test_record_never_silently_blesses_a_changed_file(saved):
         integrity.record(path, manifest)
     new = integrity.record(path, manifest, replace=True)
     assert new != digest and integrity.verify(path, manifest) == new
+
+
+def _record_many(folder, worker, n):
+    for i in range(n):
+        f = folder / f"w{worker}-{i}.bin"
+        f.write_bytes(f"{worker}:{i}".encode())
+        integrity.record(f, folder / "manifest.json")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the manifest lock is POSIX-only")
+def test_writers_sharing_one_manifest_lose_no_entry(tmp_path):
+    # two notebooks on one model cache: each process reads, adds and rewrites the manifest
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_record_many, args=(tmp_path, w, 30)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(60)
+    assert [p.exitcode for p in workers] == [0] * 4
+    files = integrity.read_manifest(tmp_path / "manifest.json")
+    assert len(files) == 4 * 30
+    for f in tmp_path.glob("w*.bin"):
+        integrity.verify(f, tmp_path / "manifest.json")
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_broken_manifest(tmp_path):

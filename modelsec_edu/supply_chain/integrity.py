@@ -26,8 +26,16 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:  # POSIX: an advisory lock keeps two processes from updating one manifest at once
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writer at a time is the user's to keep
+    fcntl = None
 
 from modelsec_edu.validation import check_bool, check_int, check_model, check_new_path, check_path
 
@@ -110,21 +118,45 @@ def record(path: str | os.PathLike, manifest: str | os.PathLike, *, replace: boo
             f"manifest must differ from the recorded file {str(path)!r}: it would overwrite it"
         )
     digest = sha256_file(path)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(manifest):
+        return _update(manifest, _key(path, manifest), digest, replace)
+
+
+@contextmanager
+def _locked(manifest: Path) -> Iterator[None]:
+    """Hold ``manifest``'s lock file while it is read, changed and replaced.
+
+    Two notebooks sharing one model cache (two chapters open at once, or CI's
+    parallel runs) would otherwise each read the manifest, add their entry and
+    write it back, and the second write would drop the first entry.
+    """
+    if fcntl is None:
+        yield
+        return
+    with open(manifest.with_name(manifest.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _update(manifest: Path, key: str, digest: str, replace: bool) -> str:
     files = read_manifest(manifest)
-    key = _key(path, manifest)
     if key in files and files[key] != digest and not replace:
         raise IntegrityError(
             f"{key} is already in {manifest} with another digest; pass replace=True to record the "
             "new file"
         )
     files[key] = digest
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = manifest.with_suffix(manifest.suffix + ".tmp")
-    tmp.write_text(
-        json.dumps({"algorithm": ALGORITHM, "files": files}, indent=2, sort_keys=True),
-        encoding="utf-8",
-    )
-    os.replace(tmp, manifest)  # atomic: a crash never leaves half a manifest
+    # a temporary file of this writer's own, then an atomic rename: a crash never leaves half a
+    # manifest, and no other writer's temporary file is touched
+    fd, tmp = tempfile.mkstemp(dir=manifest.parent, prefix=manifest.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"algorithm": ALGORITHM, "files": files}, indent=2, sort_keys=True))
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would make a shared cache's manifest private
+    os.replace(tmp, manifest)
     return digest
 
 
