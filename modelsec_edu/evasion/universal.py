@@ -102,7 +102,7 @@ def apply_universal(x: Any, delta: Any) -> np.ndarray:
 
 
 def fooling_rate(model: keras.Model, x: Any, delta: Any, *, target: int) -> float:
-    """Share of the images not already read as ``target`` that ``delta`` makes read as ``target``."""
+    """Share of the images not read as ``target`` that ``delta`` makes read as ``target``."""
     k = check_classifier(model)
     target = check_int(target, "target", min=0, max=k - 1)
     x = check_array(x, "x", min_ndim=2)
