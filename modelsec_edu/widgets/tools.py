@@ -52,11 +52,16 @@ def threat_picker(*, tradeoffs: list[outlook.Tradeoff] | None = None) -> Panel:
         )
         ax.clear()
         ax.axis("off")
+        # The picture names the threat model it answers: two filters that keep the same first
+        # eight attacks still draw different pictures.
+        head = f"goal: {goal.value}   knows: {knowledge.value}   can touch: {capability.value}"
+        ax.text(0.0, 0.995, f"{head}   ({len(found)} of {len(outlook.ATTACKS)} fit)", va="top",
+                fontsize=9, color="#555555")  # fmt: skip
         if not found:
             ax.text(
-                0.0, 0.95, "No attack of the course fits this threat model.", va="top", fontsize=11
+                0.0, 0.9, "No attack of the course fits this threat model.", va="top", fontsize=11
             )
-        y = 0.97
+        y = 0.93
         for t in found[:8]:
             ax.text(0.0, y, f"ch. {t.chapter}  {t.attack}", va="top", fontsize=10, weight="bold")
             line = "defences: " + "; ".join(t.defences) + _measured(rows, t.chapter)
