@@ -18,7 +18,7 @@ PYDIRS  := modelsec_edu tests bench notebooks solutions docs
 NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider
 
 .PHONY: lab test test-unit test-notebooks test-solutions test-backend test-torch test-widgets7 test-colab \
-	test-browser lint format site bench clean-venv
+	test-browser site-browser lint format site bench clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "modelsec-edu needs Python >= 3.10, found " + sys.version.split()[0])'
@@ -30,17 +30,20 @@ $(STAMP): pyproject.toml constraints.txt
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
-# Everything CI checks, cheapest first; see README "For developers" for what each part proves.
-# The chapters run two ways in CI: by the site build (nbclient, quick mode: a cell error fails it, as
-# nbval's would) and under Colab's pins (a third, in a real browser, is make test-browser); the
-# solutions by nbval and under Colab's pins.  `make test-notebooks` still runs chapters and
-# solutions through nbval on their own.
+# Everything CI checks; see README "For developers" for what each part proves.
+# Every chapter runs twice: in a real browser on the pinned stack, saved as it ran, and the course
+# site is rendered from those copies (site-browser); then under Colab's pins by nbval, with every
+# solution (test-colab).  Chromium, Playwright and the Colab venv install in the background while
+# the unit tests run (each installer holds a lock, so the stage that needs it waits for it).
 # Every stage runs even after one fails (CI then names all the failures), each timed.
-# The browser job (`make test-browser`) is not a CI stage: on a fresh clone here (load 2-4) the
-# whole run with it took 2,651 s (browser 651 s), over CI's 30-minute budget.
-CI_STAGES := lint test-unit test-solutions site test-backend test-torch test-widgets7 test-colab
+# (Before this shape a fresh-clone run took 2,043 s on CI, over its 30 minutes: the site build, the
+# Colab run and the solutions on the pinned stack each executed the notebooks again.)
+CI_STAGES := lint test-unit site-browser test-backend test-torch test-widgets7 test-colab
 test: $(STAMP)
-	@failed=""; for t in $(CI_STAGES); do start=$$(date +%s); \
+	@mkdir -p build; \
+		(bash tests/browser/run.sh --setup > build/browser-setup.log 2>&1 &); \
+		(bash .ci/colab.sh --build > build/colab-build.log 2>&1 &); \
+		failed=""; for t in $(CI_STAGES); do start=$$(date +%s); \
 		if $(MAKE) --no-print-directory $$t; then r=passed; else r=FAILED; failed="$$failed $$t"; fi; \
 		echo "== make $$t: $$r in $$(( $$(date +%s) - start )) s"; done; \
 		[ -z "$$failed" ] || { echo "== failed:$$failed"; exit 1; }
@@ -52,15 +55,17 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format $(PYDIRS)
 
+# (The three-backend agreement test spawns JAX and PyTorch runs: test-torch runs it, once.)
 test-unit: $(STAMP)
-	$(TESTENV) $(BIN)/python -m pytest tests -q -n 2 -p no:cacheprovider --ignore=tests/browser
+	$(TESTENV) $(BIN)/python -m pytest tests -q -n 2 -p no:cacheprovider --ignore=tests/browser \
+		--deselect tests/test_outlook.py::test_one_model_one_attack_agrees_across_backends
 
 # Every chapter and every solution notebook, two notebooks at a time (each notebook stays on one
 # worker: nbval's cells depend on each other).
 test-notebooks: $(STAMP)
 	$(TESTENV) $(BIN)/python -m pytest notebooks solutions -q $(NBVAL) -n 2 --dist loadfile
 
-# The solutions only (in `make test` the site build runs the chapters).
+# The solutions only, on the pinned stack (`make test` runs them under Colab's pins).
 test-solutions: $(STAMP)
 	$(TESTENV) $(BIN)/python -m pytest solutions -q $(NBVAL) -n 2 --dist loadfile
 
@@ -93,13 +98,21 @@ test-widgets7: $(STAMP) $(W7)
 	PYTHONPATH=$(abspath $(W7)) $(BIN)/python -c 'import ipywidgets; assert ipywidgets.__version__ == "7.7.1", ipywidgets.__version__'
 
 # Every notebook under Colab's own versions (TF 2.20, Keras 3.13.2, ipywidgets 7.7.1, ...), the
-# package installed as the notebooks' Colab cell installs it.
+# package installed as the notebooks' Colab cell installs it.  (Not in a browser: JupyterLab 4's
+# widget manager cannot draw ipywidgets 7's models; Colab's own front end draws them.)
 test-colab:
 	bash .ci/colab.sh
 
-# Every chapter in a real browser (Debian's Chromium, Playwright): cells, console, every widget.
+# Every chapter in a real browser on the pinned stack (Debian's Chromium, Playwright): cells,
+# console, every widget moved and timed.
 test-browser: $(STAMP)
-	bash tests/browser/run.sh
+	bash tests/browser/run.sh --lanes 2
+
+# CI's site: the browser's run of every chapter, saved as it ran, rendered by Sphinx, links checked.
+site-browser: $(STAMP)
+	@rm -rf build/executed; status=0; \
+		bash tests/browser/run.sh --lanes 2 --save build/executed || status=1; \
+		$(BIN)/python docs/build.py --reuse || status=1; exit $$status
 
 # The course site: every chapter executed (quick mode), rendered by Sphinx, links and images checked.
 site: $(STAMP)

@@ -8,6 +8,14 @@ on a button), check that the widget's picture changed, and time the key press
 to the new picture.  Screenshots of each widget before and after go to
 ``build/browser/`` (ignored by git).  Prints one table; exits 1 on any failure.
 
+With ``--save DIR`` each chapter is also saved as it ran (outputs and widget
+state, before any widget is moved) and copied to ``DIR``: ``make test`` renders
+the course site from those copies (``docs/build.py --reuse``), so CI executes
+the chapters once for both.
+With ``--lanes 2`` two chapters run at once, each lane a process with its own
+lab, browser and model cache (CI's two cores: the kernels are not busy all the
+time); one table still reports them all.
+
 Run with the small driver venv (Playwright only) while JupyterLab runs from
 the project's environment::
 
@@ -30,7 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -54,6 +62,10 @@ SETTINGS = {
         "fetchNews": "false",
         "checkForUpdates": False,
     },
+}
+# With --save: the widgets' state goes into the saved notebook, so the site can draw them.
+SAVE_SETTINGS = {
+    "@jupyter-widgets/jupyterlab-manager/plugin.jupyterlab-settings": {"saveState": True},
 }
 
 
@@ -86,9 +98,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_lab(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str, str]:
+def start_lab(
+    work: Path, env: dict[str, str], save: bool = False
+) -> tuple[subprocess.Popen, str, str]:
     settings = work / ".lab-settings"
-    for name, doc in SETTINGS.items():
+    for name, doc in {**SETTINGS, **(SAVE_SETTINGS if save else {})}.items():
         f = settings / name
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(doc), encoding="utf-8")
@@ -110,6 +124,8 @@ def start_lab(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str, s
             f"--ServerApp.root_dir={work}",
             "--LabApp.news_url=",
             "--ServerApp.open_browser=False",
+            # window.jupyterapp: --save runs the lab's own save command
+            "--LabApp.expose_app_in_browser=True",
         ],
         env=env,
         stdout=open(work / "lab.log", "wb"),
@@ -271,8 +287,29 @@ def move_one_control(page: Page, view, shots: Path, tag: str) -> WidgetRow:
     return WidgetRow("", 0, control, changed, latency, natural, round(shown))
 
 
+def save_copy(page: Page, work: Path, name: str, save_dir: Path) -> None:
+    """Save the notebook from the lab (outputs, widget state) and copy the file to ``save_dir``."""
+    path = work / name
+    before = path.stat().st_mtime_ns
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.time() + 60
+    while path.stat().st_mtime_ns == before:
+        if time.time() > deadline:
+            raise TimeoutError(f"{name}: the lab did not save it in 60 s")
+        time.sleep(0.2)
+    time.sleep(0.5)  # the server writes a temporary file and renames it: let it finish
+    json.loads(path.read_text(encoding="utf-8"))  # a whole notebook, not a partial write
+    shutil.copy(path, save_dir / name)
+
+
 def run_notebook(
-    page: Page, base: str, token: str, name: str, shots: Path, timeout: float
+    page: Page,
+    base: str,
+    token: str,
+    name: str,
+    shots: Path,
+    timeout: float,
+    save: tuple[Path, Path] | None = None,
 ) -> NotebookRow:
     row = NotebookRow(name, 0.0, 0)
     page.on("console", lambda m: row.console.append(m.text[:200]) if m.type == "error" else None)
@@ -282,6 +319,8 @@ def run_notebook(
     run_all(page, timeout)
     row.seconds = time.perf_counter() - start
     check_cells(page, row)
+    if save is not None:
+        save_copy(page, save[0], name, save[1])
     for k, view in enumerate(_widgets(page)):
         w = move_one_control(page, view, shots, f"{Path(name).stem}-w{k}")
         w.notebook, w.index = name, k
@@ -323,19 +362,50 @@ def report(rows: list[NotebookRow]) -> int:
     return 1 if failures else 0
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "notebooks", nargs="*", help="names in notebooks/ (default: every chapter 00-10)"
-    )
-    ap.add_argument(
-        "--full", action="store_true", help="the learner's default mode instead of quick"
-    )
-    ap.add_argument(
-        "--timeout", type=float, default=900, help="seconds per notebook to run all cells"
-    )
-    args = ap.parse_args()
-    names = args.notebooks or sorted(p.name for p in (ROOT / "notebooks").glob("[01][0-9]_*.ipynb"))
+# Quick-mode seconds per chapter (the site build's nbclient run, two at a time, this 2-core VM,
+# stop 17): only to split the chapters into lanes of about equal length; unknown ones count 100.
+LANE_WEIGHTS = {
+    "00": 15, "01": 32, "02": 19, "03": 196, "04": 101, "05": 85,
+    "06": 225, "07": 90, "08": 117, "09": 77, "10": 44,
+}  # fmt: skip
+
+
+def split_lanes(names: list[str], lanes: int) -> list[list[str]]:
+    """Greedy split, longest first, each chapter to the lane with least work (then in order)."""
+    loads: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(lanes)]
+    for n in sorted(names, key=lambda n: -LANE_WEIGHTS.get(n[:2], 100)):
+        k = min(range(lanes), key=lambda i: loads[i][0])
+        loads[k] = (loads[k][0] + LANE_WEIGHTS.get(n[:2], 100), loads[k][1] + [n])
+    return [sorted(lane) for _, lane in loads if lane]
+
+
+def _row_from(doc: dict) -> NotebookRow:
+    widgets = [WidgetRow(**w) for w in doc.pop("widgets")]
+    return NotebookRow(**doc, widgets=widgets)
+
+
+def run_lanes(names: list[str], lanes: int, argv: list[str]) -> list[NotebookRow]:
+    """Each lane is this script in a process of its own (its lab, browser and model cache)."""
+    procs = []
+    out = Path(tempfile.mkdtemp(prefix="modelsec-lanes-"))
+    for k, lane in enumerate(split_lanes(names, lanes)):
+        cmd = [sys.executable, __file__, *argv, "--lanes", "1", "--rows", str(out / f"{k}.json")]
+        print(f"browser: lane {k}: {' '.join(lane)}", flush=True)
+        procs.append((lane, out / f"{k}.json", subprocess.Popen([*cmd, *lane])))
+    rows = []
+    for lane, path, proc in procs:
+        proc.wait()
+        if path.is_file():
+            rows += [_row_from(d) for d in json.loads(path.read_text(encoding="utf-8"))]
+        else:
+            rows += [
+                NotebookRow(n, 0.0, 0, errors=[f"its lane exited {proc.returncode}"]) for n in lane
+            ]
+    shutil.rmtree(out, ignore_errors=True)
+    return sorted(rows, key=lambda r: r.notebook)
+
+
+def run_lane(names: list[str], args: argparse.Namespace) -> list[NotebookRow]:
     shots = ROOT / "build" / "browser"
     shots.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="modelsec-browser-"))
@@ -350,7 +420,7 @@ def main() -> int:
     )
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the library must keep the banner out by itself
     env["MODELSEC_EDU_QUICK"] = "0" if args.full else "1"
-    lab, base, token = start_lab(work, env)
+    lab, base, token = start_lab(work, env, save=args.save is not None)
     rows = []
     try:
         with sync_playwright() as p:
@@ -358,7 +428,8 @@ def main() -> int:
             for n in names:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 try:
-                    rows.append(run_notebook(page, base, token, n, shots, args.timeout))
+                    save = (work, args.save) if args.save is not None else None
+                    rows.append(run_notebook(page, base, token, n, shots, args.timeout, save))
                 except Exception as exc:  # noqa: BLE001 - one broken chapter must not hide the others
                     rows.append(
                         NotebookRow(n, 0.0, 0, errors=[f"{type(exc).__name__}: {exc}"[:400]])
@@ -366,12 +437,59 @@ def main() -> int:
                 page.screenshot(path=str(shots / f"{Path(n).stem}-page.png"), full_page=False)
                 page.close()
                 stop_kernels(base, token)
-                print(f"browser: {n} done", flush=True)
+                print(f"browser: {n} done ({rows[-1].seconds:.0f} s)", flush=True)
             browser.close()
     finally:
         lab.terminate()
         lab.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "notebooks", nargs="*", help="names in notebooks/ (default: every chapter 00-10)"
+    )
+    ap.add_argument(
+        "--full", action="store_true", help="the learner's default mode instead of quick"
+    )
+    ap.add_argument(
+        "--timeout", type=float, default=900, help="seconds per notebook to run all cells"
+    )
+    ap.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="save each chapter as it ran (outputs, widget state) into DIR, for docs/build.py "
+        "--reuse",
+    )
+    ap.add_argument(
+        "--lanes",
+        type=int,
+        default=1,
+        help="chapters run at once, each lane with its own lab and browser (default 1)",
+    )
+    ap.add_argument("--rows", type=Path, help=argparse.SUPPRESS)  # a lane's results, as JSON
+    args = ap.parse_args()
+    if args.lanes < 1:
+        ap.error(f"--lanes must be at least 1, got {args.lanes}")
+    if args.save is not None:
+        args.save = args.save.resolve()
+        args.save.mkdir(parents=True, exist_ok=True)
+    names = args.notebooks or sorted(p.name for p in (ROOT / "notebooks").glob("[01][0-9]_*.ipynb"))
+    missing = [n for n in names if not (ROOT / "notebooks" / n).is_file()]
+    if missing:
+        ap.error(f"no such chapter in notebooks/: {', '.join(missing)}")
+    if args.lanes > 1 and len(names) > 1:
+        argv = ["--timeout", str(args.timeout)] + (["--full"] if args.full else [])
+        argv += ["--save", str(args.save)] if args.save is not None else []
+        rows = run_lanes(names, args.lanes, argv)
+    else:
+        rows = run_lane(names, args)
+    if args.rows is not None:
+        args.rows.write_text(json.dumps([asdict(r) for r in rows]), encoding="utf-8")
+        return 0
     return report(rows)
 
 
