@@ -14,7 +14,8 @@ the course site from those copies (``docs/build.py --reuse``), so CI executes
 the chapters once for both.
 With ``--lanes 2`` two chapters run at once, each lane a process with its own
 lab, browser and model cache (CI's two cores: the kernels are not busy all the
-time); one table still reports them all.
+time); one table still reports them all.  A widget slower than the bar on its first move
+(the other lane may be busy) is moved once more, and the second move decides.
 
 Run with the small driver venv (Playwright only) while JupyterLab runs from
 the project's environment::
@@ -160,6 +161,14 @@ def _menu(page: Page, top: str, item: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
 
 
+def _accept_kernel_dialog(page: Page) -> None:
+    """Under load the lab may ask which kernel to start (the session came up late): the default."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        time.sleep(2)
+
+
 def run_all(page: Page, timeout: float) -> None:
     """Run every cell, then wait until the kernel is idle and no cell is queued."""
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
@@ -174,11 +183,12 @@ def run_all(page: Page, timeout: float) -> None:
     # wait for a prompt to show a count or a star, and ask again if none does.
     for _attempt in range(4):
         time.sleep(2)  # the kernel connects
-        _menu(page, "Run", "Run All Cells")
+        _accept_kernel_dialog(page)
         try:
+            _menu(page, "Run", "Run All Cells")
             page.wait_for_function(started, timeout=30_000)
             break
-        except Exception:  # noqa: BLE001 - nothing started: try again
+        except Exception:  # noqa: BLE001 - nothing started (or a dialog was in the way): again
             continue
     deadline = time.time() + timeout
     quiet_since = None
@@ -323,6 +333,12 @@ def run_notebook(
         save_copy(page, save[0], name, save[1])
     for k, view in enumerate(_widgets(page)):
         w = move_one_control(page, view, shots, f"{Path(name).stem}-w{k}")
+        if w.changed and w.latency is not None and w.latency >= LATENCY_BAR:
+            # the other lane's kernel may have held both cores at that moment: a second move
+            # decides, and the table keeps the first one's time beside it
+            first = w.latency
+            w = move_one_control(page, view, shots, f"{Path(name).stem}-w{k}-again")
+            w.note = f"first move {first:.2f} s"
         w.notebook, w.index = name, k
         row.widgets.append(w)
     return row
