@@ -55,7 +55,7 @@ def value_and_grad(f: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple
 
 def compile_call(ref: weakref.ref, bind: Callable, low: keras.Model | None) -> Callable[..., Any]:
     logits, logits_low = common.eager_logits(ref, low)
-    return tf.function(bind(logits, logits_low), reduce_retracing=True)
+    return tf.function(bind(logits, logits_low), reduce_retracing=True, autograph=False)
 
 
 def weight_gradients(model: keras.Model, x: Any, y: Any) -> list[Any]:
@@ -126,7 +126,7 @@ def per_example_gradients(model: keras.Model, x: Any, y: Any) -> list[Any]:
         return common.sparse_ce(yb, forward(xb, training=False))
 
     def build():
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def call(xb, yb):
             return _per_example_grads(ref, loss, xb, yb, training=False)[1]
 
@@ -148,7 +148,7 @@ def train_step(
 
     if per_example is None:
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def step(x, y):
             with tf.GradientTape() as tape:
                 loss = loss_fn(forward, x, y)
@@ -157,7 +157,7 @@ def train_step(
 
         return step
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def step_per_example(x, y, aux=None):
         losses, grads = _per_example_grads(ref, loss_fn, x, y, training=True)
         optimizer.apply(list(per_example(grads, aux)), variables)
