@@ -62,7 +62,7 @@ format: $(STAMP)
 
 # (The three-backend agreement test spawns JAX and PyTorch runs: test-torch runs it, once.)
 test-unit: $(STAMP)
-	$(TESTENV) $(BIN)/python -m pytest tests -q -n 2 --dist worksteal -p no:cacheprovider \
+	$(TESTENV) $(BIN)/python -m pytest tests -q -n 2 -p no:cacheprovider \
 		--ignore=tests/browser \
 		--deselect tests/test_outlook.py::test_one_model_one_attack_agrees_across_backends
 

@@ -246,3 +246,13 @@ def test_worst_case_when_every_input_is_already_fooled():
     assert report.clean_accuracy == 0.0 and report.worst_case == 0.0
     assert set(report.broken_by) == {"clean"}
     np.testing.assert_array_equal(report.x_adv, x)
+
+
+def test_worst_case_checks_its_attack_settings_even_when_nothing_is_left_to_attack(
+    trained_mlp, batch
+):
+    x, _ = batch
+    wrong = (models.predict_labels(trained_mlp, x) + 1) % 10  # every input already misclassified
+    for bad in ({"batch_size": 0}, {"batch_size": 2.5}, {"precision": "float64"}):
+        with pytest.raises((TypeError, ValueError), match=next(iter(bad))):
+            evasion.worst_case(trained_mlp, x, wrong, eps=0.1, **bad)

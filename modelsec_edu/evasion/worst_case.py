@@ -167,6 +167,9 @@ def worst_case(
     n_targets = validation.check_int(n_targets, "n_targets", min=1)
     square_queries = validation.check_int(square_queries, "square_queries", min=1)
     seed = validation.check_seed(seed)
+    # checked here too: with every input already misclassified no attack runs to check them
+    batch_size = validation.check_int(batch_size, "batch_size", min=1)
+    validation.check_choice(precision, "precision", _checks.PRECISIONS)
     table = _attacks(steps, n_targets, square_queries, seed, batch_size, precision)
     if not isinstance(attacks, (tuple, list)) or not attacks:
         raise TypeError(f"attacks must be a non-empty tuple of names, got {attacks!r}")
