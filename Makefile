@@ -80,7 +80,7 @@ test-backend: $(STAMP)
 TORCH_STAMP := $(VENV)/.torch-2.13.0
 $(TORCH_STAMP): $(STAMP)
 	@mkdir -p build; flock build/.torch-install.lock sh -c '[ -f $@ ] || \
-		{ $(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0 --no-compile && touch $@; }'
+		{ $(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0 && touch $@; }'
 
 # On PyTorch, CI runs the backend package's own tests (every function of its interface) and the
 # three-backend agreement; the attack-level `backend` tests run on JAX above.  For all of them on
