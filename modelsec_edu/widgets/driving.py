@@ -26,7 +26,7 @@ from modelsec_edu.validation import (
     check_seed,
 )
 
-from .base import FigurePanel, Panel
+from .base import BlitFigurePanel, Panel
 
 __all__ = ["StickerView", "sticker_explorer", "view_stickers"]
 
@@ -97,22 +97,25 @@ def view_stickers(
     return StickerView(tuple(stickers), images, models.predict_proba(model, images), c, t, camera)
 
 
-def _draw(fig: FigurePanel, view: StickerView) -> str:
+def _draw(fig: BlitFigurePanel, view: StickerView) -> str:
+    """Draw the frames: axes, images and titles are made on the first call, then only updated."""
     names = signs.ALL_CLASSES
+    goal = names[view.target] if view.target is not None else f"anything but {names[view.sign]}"
+    first = not fig.axes[0].images
     for ax, name, img, p, hit in zip(
         fig.axes, view.names, view.images, view.probs, view.fooled(), strict=False
     ):
-        ax.clear()
-        ax.imshow(img, interpolation="nearest")
+        if first:
+            ax.imshow(img, interpolation="nearest")
+            ax.set_title(" \n ", fontsize=8)
+            ax.axis("off")
+            fig.animate(ax.images[0], ax.title)
+        ax.images[0].set_data(img)
         top = int(p.argmax())
-        ax.set_title(
-            f"{name}\nreads {names[top]} ({p[top]:.0%})",
-            fontsize=8,
-            color="crimson" if hit else "black",
-        )
-        ax.axis("off")
-    goal = names[view.target] if view.target is not None else f"anything but {names[view.sign]}"
-    fig.figure.suptitle(f"synthetic signs, one camera: red title = read as {goal}", fontsize=9)
+        ax.title.set_text(f"{name}\nreads {names[top]} ({p[top]:.0%})")
+        ax.title.set_color("crimson" if hit else "black")
+    if first:  # the goal is fixed for one explorer
+        fig.figure.suptitle(f"synthetic signs, one camera: red title = read as {goal}", fontsize=9)
     hits = [n for n, hit in zip(view.names, view.fooled(), strict=True) if hit]
     return f"goal {goal}: fooled by {', '.join(hits) if hits else 'none'}"
 
@@ -133,7 +136,7 @@ def sticker_explorer(
         w.FloatSlider(value=1.0, min=0.5, max=1.4, step=0.05, description="light"),
         w.FloatSlider(value=0.0, min=0.0, max=0.8, step=0.1, description="blur"),
     ]
-    fig = FigurePanel((2.2 * len(stickers), 2.6), ncols=len(stickers))
+    fig = BlitFigurePanel((2.2 * len(stickers), 2.6), ncols=len(stickers))
 
     def update(panel: Panel) -> str:
         rot, near, light, blur = (c.value for c in panel.controls)

@@ -17,7 +17,7 @@ import numpy as np
 
 from modelsec_edu.extraction import BudgetSweep, RoundingSweep
 
-from .base import FigurePanel, Panel
+from .base import BlitFigurePanel, Panel
 
 __all__ = ["extraction_explorer"]
 
@@ -39,7 +39,7 @@ def extraction_explorer(sweep: BudgetSweep, rounding: RoundingSweep) -> Panel:
     names = [_label(d) for d in rounding.decimals]
     rounded = w.Dropdown(options=names, value=names[0], description="API returns")
 
-    fig = FigurePanel((11, 3.2), ncols=3)
+    fig = BlitFigurePanel((11, 3.2), ncols=3)  # the curves are drawn once, the marks move
     a, b, c = fig.axes
     a.plot(sweep.budgets, 100 * sweep.agreement, marker="o")
     a.set(xscale="log", xlabel="label-only queries", ylabel="agreement (%)",
@@ -58,6 +58,7 @@ def extraction_explorer(sweep: BudgetSweep, rounding: RoundingSweep) -> Panel:
           title="equation-solving vs rounding")  # fmt: skip
     (here_c,) = c.plot([], [], "o", ms=13, mfc="none", mec="black")
     fig.figure.tight_layout()
+    fig.animate(here_a, budget_line, here_c)
 
     def update(panel: Panel) -> str:
         n = int(budget.value)

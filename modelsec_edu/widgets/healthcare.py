@@ -18,7 +18,7 @@ import numpy as np
 
 from modelsec_edu.privacy.experiments import DPSweep
 
-from .base import FigurePanel, Panel
+from .base import BlitFigurePanel, Panel
 
 __all__ = ["noise_explorer"]
 
@@ -48,7 +48,7 @@ def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
         description="noise \u03c3",
         continuous_update=False,
     )
-    fig = FigurePanel((9.0, 3.2), ncols=2)
+    fig = BlitFigurePanel((9.0, 3.2), ncols=2)  # the curves are drawn once, the marks move
     ax_acc, ax_auc = fig.axes
     order = np.argsort(eps)
     ax_acc.plot(eps[order], [points[i].accuracy for i in order], "o-", color="tab:blue")
@@ -62,6 +62,7 @@ def noise_explorer(sweep: DPSweep, *, title: str | None = None) -> Panel:
     fig.figure.tight_layout()
     mark_acc = ax_acc.plot([], [], "s", ms=11, mfc="none", mec="k", mew=2)[0]
     mark_auc = ax_auc.plot([], [], "s", ms=11, mfc="none", mec="k", mew=2)[0]
+    fig.animate(mark_acc, mark_auc)
 
     def update(panel: Panel) -> str:
         i = sigmas.index(slider.value)

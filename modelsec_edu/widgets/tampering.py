@@ -21,7 +21,7 @@ from modelsec_edu.validation import (
     check_xy,
 )
 
-from .base import FigurePanel, Panel
+from .base import BlitFigurePanel, FigurePanel, Panel
 
 __all__ = ["bit_flip_explorer", "tamper_verify_panel"]
 
@@ -90,7 +90,7 @@ def bit_flip_explorer(
         value=0, min=0, max=most, description="bits flipped", continuous_update=False
     )
     mode = w.ToggleButtons(options=list(logs), value="random", description="choice")
-    fig = FigurePanel((9, 3), ncols=2)
+    fig = BlitFigurePanel((9, 3), ncols=2)  # the curves and axes are drawn once
     ax_curve, ax_layers = fig.axes
     for label, log in logs.items():
         ax_curve.plot(
@@ -110,6 +110,8 @@ def bit_flip_explorer(
     ax_layers.set_yticks(range(len(names)), names, fontsize=7)
     ax_layers.set_xlim(0, max(most, 1))
     ax_layers.set_xlabel("flips in this tensor")
+    fig.figure.tight_layout()
+    fig.animate(here, *bars)
 
     def update(panel: Panel) -> str:
         mode.disabled = flips.value == 0  # with no bit flipped both sequences show the same model
@@ -125,7 +127,6 @@ def bit_flip_explorer(
         here.set_data([len(log)], [acc * 100])
         for bar, c in zip(bars, counts):
             bar.set_width(c)
-        panel.fig.figure.tight_layout()
         last = f"; last flip: {log[-1]}" if log else ""
         return f"{len(log)} {mode.value} flips: accuracy {acc0:.1%} &rarr; <b>{acc:.1%}</b>{last}"
 
