@@ -69,12 +69,23 @@ def check_pin_fits(fn: Any) -> bool:
     def run():
         rng = np.random.default_rng()
         ops = ("<", "<=", ">", ">=", "==", "!=")
-        for _ in range(60):
+        # Random pairs alone can miss the two classic slips, so the first fresh pairs always
+        # set a two-digit minor against a one-digit bound ("2.10" vs "2.9") and an exact pin
+        # against its ".0" release ("2.4" vs "2.4.0"); the numbers themselves are drawn.
+        major, small = int(rng.integers(1, 4)), int(rng.integers(2, 10))
+        big = int(rng.integers(10, 20))
+        cases = [
+            (f"{op}{major}.{small}", f"{major}.{big}.{int(rng.integers(0, 3))}")
+            for op in ("<", ">=", "<=", ">")
+        ]
+        cases += [(f"{op}{major}.{small}", f"{major}.{small}.0") for op in ("==", "!=")]
+        for _ in range(60 - len(cases)):
             parts = []
             for _ in range(int(rng.integers(1, 3))):
                 parts.append(f"{rng.choice(ops)}{rng.integers(1, 4)}.{rng.integers(0, 20)}")
-            spec = ",".join(parts)
             version = f"{rng.integers(1, 4)}.{rng.integers(0, 20)}.{rng.integers(0, 3)}"
+            cases.append((",".join(parts), version))
+        for spec, version in cases:
             got = call(fn, spec, version)
             want = version in SpecifierSet(spec)
             if not isinstance(got, (bool, np.bool_)):
