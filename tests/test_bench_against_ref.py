@@ -1,0 +1,53 @@
+"""bench/against_ref.py's bookkeeping: which figures it compares and how it pairs the rounds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def against_ref():
+    spec = importlib.util.spec_from_file_location(
+        "against_ref", Path(__file__).resolve().parents[1] / "bench" / "against_ref.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_numeric_leaves_keeps_numbers_and_drops_bools_and_text(against_ref):
+    tree = {"speed": {"ours": {"img_s": 95.5, "n": 500}}, "ok": True, "name": "x", "l": [1, 2.5]}
+    assert against_ref.numeric_leaves(tree) == {
+        "speed.ours.img_s": 95.5,
+        "speed.ours.n": 500.0,
+        "l.0": 1.0,
+        "l.1": 2.5,
+    }
+
+
+def test_compare_pairs_rounds_and_takes_medians(against_ref):
+    # Round by round the new tree is twice as fast although both drift: the paired ratio sees it.
+    new = [{"a": {"v": v}} for v in (10.0, 40.0, 20.0)]
+    old = [{"a": {"v": v}} for v in (5.0, 20.0, 10.0)]
+    row = against_ref.compare(new, old, match="v")["a.v"]
+    assert row == {"new": 20.0, "old": 10.0, "new_over_old": 2.0}
+
+
+def test_compare_reports_only_matching_figures_both_trees_have(against_ref):
+    new = [{"speed": 2.0, "strength": 0.5, "only_new": 1.0}]
+    old = [{"speed": 1.0, "strength": 0.5}]
+    assert set(against_ref.compare(new, old, match="s")) == {"speed", "strength"}
+    assert set(against_ref.compare(new, old, match="^speed")) == {"speed"}
+
+
+def test_compare_leaves_the_ratio_out_when_the_old_figure_is_zero(against_ref):
+    row = against_ref.compare([{"acc": 0.1}], [{"acc": 0.0}], match="acc")["acc"]
+    assert row["new_over_old"] is None and row["new"] == 0.1
+
+
+def test_refuses_a_run_without_a_bench(against_ref):
+    with pytest.raises(SystemExit):
+        against_ref.main(["HEAD", "--rounds", "1"])
