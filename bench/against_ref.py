@@ -21,7 +21,7 @@ Usage::
 
     python bench/against_ref.py 0879a17 --rounds 7 -- attacks_speed.py --parts speed --rounds 1
     MODELSEC_EDU_RETRAIN=1 python bench/against_ref.py 0879a17 --rounds 1 \\
-        --new-extra='--n-worst 0' -- adversarial_training.py --only small_cnn small_cnn_fgsm_rs \\
+        --new-extra='--n-worst 0' -- adversarial_training.py --only small_cnn article_mlp \\
         --cache {scratch}
 """
 
@@ -78,11 +78,13 @@ def compare(new: list[dict], old: list[dict], match: str) -> dict:
     pattern = re.compile(match)
     flat_new = [numeric_leaves(r) for r in new]
     flat_old = [numeric_leaves(r) for r in old]
-    keys = [k for k in flat_new[0] if pattern.search(k) and all(k in f for f in flat_old)]
+    # a figure every run of both trees wrote, so round i of one tree pairs with round i of the other
+    keys = [
+        k for k in flat_new[0] if pattern.search(k) and all(k in f for f in flat_new + flat_old)
+    ]
     table = {}
     for key in keys:
-        a = [f[key] for f in flat_new if key in f]
-        b = [f[key] for f in flat_old]
+        a, b = [f[key] for f in flat_new], [f[key] for f in flat_old]
         pairs = [x / y for x, y in zip(a, b) if y]
         table[key] = {
             "new": statistics.median(a),
@@ -111,14 +113,15 @@ def main(argv=None) -> int:
     if args.rounds < 1:
         ap.error(f"--rounds must be at least 1, got {args.rounds}")
     script, bench_args, extra = bench[0], bench[1:], shlex.split(args.new_extra)
-    sha = subprocess.run(
-        ["git", "rev-parse", "--short", args.ref], cwd=ROOT, capture_output=True, text=True
+    sha, head = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True
+        )
+        for rev in (args.ref, "HEAD")
     )
     if sha.returncode != 0:
         ap.error(f"ref {args.ref!r} is not a revision of {ROOT}: {sha.stderr.strip()}")
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    head = head.stdout.strip()
     with tempfile.TemporaryDirectory(prefix="against-ref-") as tmp:
         tmp = Path(tmp)
         old_tree = tmp / f"ref-{sha.stdout.strip()}"

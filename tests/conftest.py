@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -59,3 +60,16 @@ def real_mnist():
         pytest.skip(f"real MNIST subset not found at {REAL_MNIST}")
     (xtr, ytr), (xte, yte) = data.load_mnist(REAL_MNIST, download=False, verbose=False)
     return (data.to_float(xtr), ytr.astype("int64")), (data.to_float(xte), yte.astype("int64"))
+
+
+@pytest.fixture(scope="session")
+def bench_module():
+    """``load(name)``: the script ``bench/<name>.py`` as a module (``bench/`` is not a package)."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 
 @pytest.fixture(scope="module")
-def against_ref():
-    spec = importlib.util.spec_from_file_location(
-        "against_ref", Path(__file__).resolve().parents[1] / "bench" / "against_ref.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def against_ref(bench_module):
+    return bench_module("against_ref")
 
 
 def test_numeric_leaves_keeps_numbers_and_drops_bools_and_text(against_ref):

@@ -3,7 +3,6 @@
 import importlib.util
 import itertools
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -54,16 +53,6 @@ def test_pareto_front_refuses_bad_input(clean, robust, error):
         outlook.pareto_front(clean, robust)
 
 
-def _recorder():
-    """bench/_record.py, the one writer of the trade-off files (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "_record", Path(__file__).resolve().parents[1] / "bench" / "_record.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 ROW = {
     "chapter": "06",
     "defence": "PGD-AT",
@@ -74,8 +63,8 @@ ROW = {
 }
 
 
-def test_recorded_rows_flow_into_the_tradeoff_table(tmp_path):
-    record = _recorder().record
+def test_recorded_rows_flow_into_the_tradeoff_table(tmp_path, bench_module):
+    record = bench_module("_record").record  # the one writer of the trade-off files
     record("bench/adversarial_training.py", [ROW], folder=tmp_path)
     record(
         "bench/poisoning_tampering.py",
@@ -98,9 +87,11 @@ def test_recorded_rows_flow_into_the_tradeoff_table(tmp_path):
     ("change", "match"),
     [({"clean": 1.5}, "clean"), ({"cost": 0}, "cost"), ({"attacked": "high"}, "attacked")],
 )
-def test_a_bad_tradeoff_row_is_refused_when_recorded_and_when_read(tmp_path, change, match):
+def test_a_bad_tradeoff_row_is_refused_when_recorded_and_when_read(
+    tmp_path, bench_module, change, match
+):
     with pytest.raises(ValueError, match=match):
-        _recorder().record("bench/x.py", [{**ROW, **change}], folder=tmp_path)
+        bench_module("_record").record("bench/x.py", [{**ROW, **change}], folder=tmp_path)
     (tmp_path / "x.json").write_text(json.dumps({"rows": [{**ROW, **change, "source": "s"}]}))
     with pytest.raises(ValueError, match=f"x.json: {match}"):
         outlook.load_tradeoffs(tmp_path)
