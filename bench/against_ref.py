@@ -8,6 +8,14 @@ in a fresh process that imports its own tree's ``modelsec_edu`` (``PYTHONPATH``)
 writes its figures with ``--json``; every numeric figure is then reported as the median over
 rounds for each tree and as the median of the per-round ratios, new over old.
 
+Read the ``spread`` column before the ratio: it is the largest max/min of one figure over
+one tree's runs.  On this 2-core machine a fresh process lands in one of two speed modes and
+stays there: 500 images of float32 PGD-40 took 1.37-1.51 s in some processes and 1.96-2.21 s
+in others, for both trees alike (not the thread counts, the hash seed or the input's
+alignment; 22 processes, 2026-12-04).  With a few rounds the median ratio then reads which
+tree drew more fast processes (0.92 and 1.56 were both seen for the same two trees): add
+rounds, or compare the runs within each mode.
+
 A bench that also runs a baseline (``attacks_speed.py`` times CleverHans and ART in the same
 process) gives a second, drift-free comparison: its ``ours_over_this`` figures are ratios
 already, measured within one process.
@@ -73,6 +81,12 @@ def run_once(tree: Path, script: str, args: list[str], scratch: Path, out: Path)
     return json.loads(out.read_text())
 
 
+def _spread(values: list[float]) -> float | None:
+    """max / min of one figure over one tree's runs (None when a run gave 0 or less)."""
+    lo, hi = min(values), max(values)
+    return hi / lo if lo > 0 else None
+
+
 def compare(new: list[dict], old: list[dict], match: str) -> dict:
     """Median of each figure per tree and the median of the per-round ratios, new / old."""
     pattern = re.compile(match)
@@ -86,10 +100,12 @@ def compare(new: list[dict], old: list[dict], match: str) -> dict:
     for key in keys:
         a, b = [f[key] for f in flat_new], [f[key] for f in flat_old]
         pairs = [x / y for x, y in zip(a, b) if y]
+        spreads = [_spread(a), _spread(b)]
         table[key] = {
             "new": statistics.median(a),
             "old": statistics.median(b),
             "new_over_old": statistics.median(pairs) if pairs else None,
+            "spread": None if None in spreads else max(spreads),
         }
     return table
 
@@ -150,10 +166,19 @@ def main(argv=None) -> int:
     table = compare(runs["new"], runs["old"], args.match)
     print(f"\n{script} {' '.join(bench_args)}: HEAD {head} (new) against {args.ref} (old), "
           f"{args.rounds} rounds each, {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"  {'figure':70s} {'new':>10s} {'old':>10s} {'new/old':>8s}")
+    print(f"  {'figure':62s} {'new':>10s} {'old':>10s} {'new/old':>8s} {'spread':>7s}")
     for key, row in table.items():
-        ratio = f"{row['new_over_old']:8.3f}" if row["new_over_old"] is not None else f"{'-':>8s}"
-        print(f"  {key[:70]:70s} {row['new']:10.4g} {row['old']:10.4g} {ratio}")
+        ratio, spread = (
+            f"{row[k]:{w}.3f}" if row[k] is not None else f"{'-':>{w}s}"
+            for k, w in (("new_over_old", 8), ("spread", 7))
+        )
+        print(f"  {key[:62]:62s} {row['new']:10.4g} {row['old']:10.4g} {ratio} {spread}")
+    wide = [k for k, row in table.items() if row["spread"] is not None and row["spread"] > 1.2]
+    if wide:
+        print(
+            f"  {len(wide)} figure(s) vary by more than 1.2x between runs of one tree: the "
+            "ratio may read the machine's per-process speed modes (see the docstring)"
+        )
     if args.json:
         args.json.write_text(
             json.dumps({"head": head, "ref": args.ref, "figures": table}, indent=2)

@@ -25,7 +25,8 @@ def test_compare_pairs_rounds_and_takes_medians(against_ref):
     new = [{"a": {"v": v}} for v in (10.0, 40.0, 20.0)]
     old = [{"a": {"v": v}} for v in (5.0, 20.0, 10.0)]
     row = against_ref.compare(new, old, match="v")["a.v"]
-    assert row == {"new": 20.0, "old": 10.0, "new_over_old": 2.0}
+    # both trees' runs span 4x (40 / 10, 20 / 5): the spread says the medians are shaky
+    assert row == {"new": 20.0, "old": 10.0, "new_over_old": 2.0, "spread": 4.0}
 
 
 def test_compare_reports_only_matching_figures_both_trees_have(against_ref):
@@ -35,8 +36,9 @@ def test_compare_reports_only_matching_figures_both_trees_have(against_ref):
     assert set(against_ref.compare(new, old, match="^speed")) == {"speed"}
 
 
-def test_compare_leaves_the_ratio_out_when_the_old_figure_is_zero(against_ref):
+def test_compare_leaves_ratio_and_spread_out_when_the_old_figure_is_zero(against_ref):
     row = against_ref.compare([{"acc": 0.1}], [{"acc": 0.0}], match="acc")["acc"]
+    assert row["spread"] is None
     assert row["new_over_old"] is None and row["new"] == 0.1
 
 
