@@ -122,6 +122,24 @@ def test_quick_mode_and_retrain_train_instead_and_say_how_long_first(
         zoo.get(name, x, y, retrain="yes")
 
 
+def test_the_estimate_scales_with_epochs_when_the_recipe_changed_since_the_card():
+    name = next(
+        n for n in NAMES if isinstance(shipped.record(n).get("settings", {}).get("epochs"), int)
+    )
+    doc = shipped.record(name)
+    shipped_epochs, n = doc["settings"]["epochs"], int(doc["n_train"])
+    same = shipped.estimate(name, {"epochs": shipped_epochs}, n)
+    double = shipped.estimate(name, {"epochs": 2 * shipped_epochs}, n)
+    assert " now)" not in same
+    assert f"in {shipped_epochs} epochs ({2 * shipped_epochs} now)" in double
+
+    def minutes_of(text):
+        return text.split("expect about ")[1].split(" (")[0]
+
+    assert minutes_of(double) == shipped.minutes(2 * doc["train_seconds"])
+    assert minutes_of(same) == shipped.minutes(doc["train_seconds"])
+
+
 @pytest.mark.parametrize("victim", ["keras", "json"])
 def test_a_tampered_shipped_file_is_refused_and_never_loaded(full_mode, copy, monkeypatch, victim):
     _no_training(monkeypatch)

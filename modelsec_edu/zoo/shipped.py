@@ -172,8 +172,15 @@ def estimate(name: str, settings: dict, n: int) -> str:
     seconds, done = doc.get("train_seconds"), int(doc.get("n_train") or n)
     if not isinstance(seconds, (int, float)):
         return f"zoo: training {name} on {n:,} images; its card records no training time."
+    # Time grows with images x epochs: a recipe changed since the card was written scales too.
+    epochs, shipped = settings.get("epochs"), doc.get("settings", {}).get("epochs")
+    scale = n / max(done, 1)
+    passes = ""
+    if isinstance(epochs, int) and isinstance(shipped, int) and shipped > 0 and epochs != shipped:
+        scale *= epochs / shipped
+        passes = f" in {shipped} epochs ({epochs} now)"
     return (
         f"zoo: training {name} on your {n:,} images. The shipped one took {minutes(seconds)} "
-        f"for {done:,} images on {doc.get('machine', 'the machine in its card')}; expect about "
-        f"{minutes(seconds * n / max(done, 1))} (more on a slower or busier CPU, less on a GPU)."
+        f"for {done:,} images{passes} on {doc.get('machine', 'the machine in its card')}; expect "
+        f"about {minutes(seconds * scale)} (more on a slower or busier CPU, less on a GPU)."
     )
