@@ -26,7 +26,24 @@ def test_compare_pairs_rounds_and_takes_medians(against_ref):
     old = [{"a": {"v": v}} for v in (5.0, 20.0, 10.0)]
     row = against_ref.compare(new, old, match="v")["a.v"]
     # both trees' runs span 4x (40 / 10, 20 / 5): the spread says the medians are shaky
-    assert row == {"new": 20.0, "old": 10.0, "new_over_old": 2.0, "spread": 4.0}
+    assert row == {
+        "new": 20.0,
+        "old": 10.0,
+        "new_over_old": 2.0,
+        "spread": 4.0,
+        "max_new_over_old": 2.0,
+        "min_new_over_old": 2.0,
+    }
+
+
+def test_compare_sets_each_mode_against_the_same_mode(against_ref):
+    # Both trees equally fast in each of two speed modes, but the new tree drew the slow mode
+    # more often: the paired median reads "slower", the extremes read the truth in each mode.
+    new = [{"img_s": v} for v in (100.0, 60.0, 60.0, 60.0)]
+    old = [{"img_s": v} for v in (100.0, 100.0, 100.0, 60.0)]
+    row = against_ref.compare(new, old, match="img_s")["img_s"]
+    assert row["new_over_old"] == pytest.approx(0.8)
+    assert row["max_new_over_old"] == 1.0 and row["min_new_over_old"] == 1.0
 
 
 def test_compare_reports_only_matching_figures_both_trees_have(against_ref):
@@ -38,7 +55,7 @@ def test_compare_reports_only_matching_figures_both_trees_have(against_ref):
 
 def test_compare_leaves_ratio_and_spread_out_when_the_old_figure_is_zero(against_ref):
     row = against_ref.compare([{"acc": 0.1}], [{"acc": 0.0}], match="acc")["acc"]
-    assert row["spread"] is None
+    assert row["spread"] is None and row["max_new_over_old"] is None
     assert row["new_over_old"] is None and row["new"] == 0.1
 
 
