@@ -108,7 +108,7 @@ def deepfool(
     overshoot: float = 0.02,
     clip: tuple[Any, Any] | None = (0.0, 1.0),
     mask: Any = None,
-    batch_size: int = 500,
+    batch_size: int = 100,
 ) -> np.ndarray:
     """DeepFool (Moosavi-Dezfooli et al. 2016, "DeepFool: a simple and accurate method
     to fool deep neural networks"): a near-minimal untargeted perturbation.
@@ -130,7 +130,11 @@ def deepfool(
             the example lands on the far side despite rounding.
         clip: ``(low, high)`` box, scalars or per-feature arrays, or None.
         mask: 1 for features the attacker may change, 0 for fixed ones.
-        batch_size: inputs attacked at once.
+        batch_size: inputs attacked at once.  Each round takes one backward pass per
+            class, and TensorFlow may run them side by side, so the peak memory is up to
+            ``k`` times one batch's activations: with the small CNN, fresh processes
+            peaked at 845 or 1,234 MB with batches of 300 (which one varies run to run) and
+            at 775-914 MB with batches of 100 (six processes each, 2-core build VM, 2026-12-04).
 
     Returns:
         Adversarial inputs, float32 NumPy array of ``x``'s shape.  Inputs that
