@@ -240,14 +240,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     if args.record:
-        record(rows)
+        record(rows, "" if args.python == sys.executable else f"python {args.python}")
     return 0 if all(r["ok"] for r in rows) else 1
 
 
-def record(rows: list[dict]) -> None:
-    """Merge each passing run's seconds and peak MB into the table runtime.setup prints."""
+def record(rows: list[dict], environment: str = "") -> None:
+    """Merge each passing run's seconds and peak MB into the table runtime.setup prints;
+    ``environment`` (e.g. which venv ran the notebooks) is added to each row's source."""
     table = json.loads(TABLE.read_text()) if TABLE.is_file() else {"machine": "", "chapters": {}}
     stamp = f"bench/learner_routes.py, {_record.machine()}, {dt.date.today().isoformat()}"
+    if environment:
+        stamp += f", {environment}"
     for row in rows:
         if not row["ok"]:
             continue
@@ -257,7 +260,8 @@ def record(rows: list[dict]) -> None:
         entry[f"{row['mode']}_{row['route']}_cpu"] = round(row["cpu_seconds"])
         entry["source"] = stamp
     TABLE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    print(f"recorded {sum(r['ok'] for r in rows)} row(s) into {TABLE.relative_to(ROOT)}")
+    where = TABLE.relative_to(ROOT) if TABLE.is_relative_to(ROOT) else TABLE
+    print(f"recorded {sum(r['ok'] for r in rows)} row(s) into {where}")
 
 
 if __name__ == "__main__":
