@@ -177,8 +177,8 @@ def main(argv=None) -> int:
           f"{args.rounds} rounds each, {os.cpu_count()} CPUs")  # fmt: skip
     columns = (("new_over_old", "new/old", 8), ("spread", "spread", 7),
                ("max_new_over_old", "max n/o", 8), ("min_new_over_old", "min n/o", 8))  # fmt: skip
-    head = " ".join(f"{title:>{w}s}" for _, title, w in columns)
-    print(f"  {'figure':54s} {'new':>10s} {'old':>10s} {head}")
+    header = " ".join(f"{title:>{w}s}" for _, title, w in columns)
+    print(f"  {'figure':54s} {'new':>10s} {'old':>10s} {header}")
     for key, row in table.items():
         cells = " ".join(
             f"{row[k]:{w}.3f}" if row[k] is not None else f"{'-':>{w}s}" for k, _, w in columns

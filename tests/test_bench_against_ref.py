@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 
 
@@ -62,3 +65,23 @@ def test_compare_leaves_ratio_and_spread_out_when_the_old_figure_is_zero(against
 def test_refuses_a_run_without_a_bench(against_ref):
     with pytest.raises(SystemExit):
         against_ref.main(["HEAD", "--rounds", "1"])
+
+
+def test_a_whole_run_writes_the_commit_it_compared(against_ref, tmp_path):
+    # A stand-in bench (an absolute path, so both trees run the same file) that writes one figure.
+    bench = tmp_path / "tiny.py"
+    bench.write_text(
+        "import json, sys\nopen(sys.argv[sys.argv.index('--json') + 1], 'w').write("
+        "json.dumps({'img_s': 2.0}))\n"
+    )
+    out = tmp_path / "compare.json"
+    assert against_ref.main(["HEAD", "--rounds", "1", "--json", str(out), "--", str(bench)]) == 0
+    doc = json.loads(out.read_text())
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=against_ref.ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert doc["head"] == head and doc["ref"] == "HEAD"
+    assert doc["figures"]["img_s"]["new_over_old"] == 1.0
