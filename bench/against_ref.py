@@ -27,7 +27,9 @@ already, measured within one process.
 ``{scratch}`` in the bench's arguments is replaced by a directory of each tree's own (for a
 model cache that the two trees must not share).  The worktree and the scratch directories
 live in a temporary directory that is removed at the end; nothing of the repository's is
-written.
+written.  ``--json FILE`` keeps the comparison and every run's own figures (``runs``: each
+tree's list, in the order run), so one process's figures can be read together: a slow
+``precision="auto"`` run is a slow process if its float32 and baseline figures are slow too.
 
 Usage::
 
@@ -129,7 +131,9 @@ def main(argv=None) -> int:
         default="",
         help="more bench arguments for this tree only (options the older bench lacks), one string",
     )
-    ap.add_argument("--json", type=Path, help="write the comparison here")
+    ap.add_argument(
+        "--json", type=Path, help="write the comparison, and every run's own figures, here"
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)
     args, bench = ap.parse_args(argv[:cut]), argv[cut + 1 :]  # after --: SCRIPT [ARGS ...]
@@ -195,7 +199,7 @@ def main(argv=None) -> int:
         )
     if args.json:
         args.json.write_text(
-            json.dumps({"head": head, "ref": args.ref, "figures": table}, indent=2)
+            json.dumps({"head": head, "ref": args.ref, "figures": table, "runs": runs}, indent=2)
         )
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -71,8 +72,8 @@ def test_a_whole_run_writes_the_commit_it_compared(against_ref, tmp_path):
     # A stand-in bench (an absolute path, so both trees run the same file) that writes one figure.
     bench = tmp_path / "tiny.py"
     bench.write_text(
-        "import json, sys\nopen(sys.argv[sys.argv.index('--json') + 1], 'w').write("
-        "json.dumps({'img_s': 2.0}))\n"
+        "import json, os, sys\nopen(sys.argv[sys.argv.index('--json') + 1], 'w').write("
+        "json.dumps({'img_s': 2.0, 'tree': os.environ['PYTHONPATH'].split(os.pathsep)[0]}))\n"
     )
     out = tmp_path / "compare.json"
     assert against_ref.main(["HEAD", "--rounds", "1", "--json", str(out), "--", str(bench)]) == 0
@@ -85,3 +86,6 @@ def test_a_whole_run_writes_the_commit_it_compared(against_ref, tmp_path):
     ).stdout.strip()
     assert doc["head"] == head and doc["ref"] == "HEAD"
     assert doc["figures"]["img_s"]["new_over_old"] == 1.0
+    # Every run's own figures are kept, each under the tree that ran it.
+    assert [r["tree"] for r in doc["runs"]["new"]] == [str(against_ref.ROOT)]
+    assert [Path(r["tree"]).name for r in doc["runs"]["old"]] == [f"ref-{head}"]
