@@ -12,12 +12,16 @@ accuracy under an independent classifier, and FGSM-RS training throughput agains
 Usage::
 
     python bench/adversarial_training.py [--cache DIR] [--data DIR] [--skip-speed] [--json FILE]
-        [--only RECIPE ...] [--n-worst N] [--record]
+        [--only RECIPE ...] [--n-worst N] [--record] [--reuse FILE]
 
 ``--record`` writes each defended model's row into chapter 10's trade-off table
 (``modelsec_edu/outlook/results/adversarial_training.json``): clean accuracy, the worst case
-(PGD-40 where the worst case was not run), and the cost, the model's training seconds over the
-plain model's of the same family (CNN or the article's MLP) as the zoo recorded them.
+(PGD-40 where the worst case was not run), and the cost: the defence's training time over the
+plain model's of the same family (CNN or the article's MLP), measured side by side in this run
+(:func:`training_costs`), not read from the zoo's records, which were timed at loads from 2 to 28.
+``--reuse FILE --record`` takes the models' figures from an earlier run's ``--json`` file and
+only measures the costs (the evaluation takes about 30 min here, the costs about 10), or takes
+those too if that run measured them.  The plain models' rows ("none") have cost 1 by definition.
 
 The zoo cache (default ``$MODELSEC_EDU_CACHE`` or ``~/.cache/modelsec_edu/models``)
 keeps the trained models, so a second run only evaluates, and chapter 06 in
@@ -31,6 +35,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,76 +86,100 @@ def speed(x, y, *, batch_size: int, repeats: int = 3) -> dict:
 
 
 PLAIN = {"small_cnn": "small_cnn", "article_mlp": "article_mlp"}  # family -> its undefended model
+NONE = {"small_cnn": "none (plain CNN)", "article_mlp": "none (the article's MLP)"}  # their rows
+# What training a model takes besides its own recipe: the generator its method draws from.
+GENERATORS = {
+    "small_cnn_article": "dcgan_generator",
+    "article_mlp_article": "dcgan_generator",
+    "small_cnn_cgan": "cgan_generator",
+}
 
 
-def record_rows(results: dict, *, n_test: int) -> None:
-    """Chapter 10's rows: one per defended model evaluated here, cost against its plain model."""
+def family(key: str) -> str:
+    """The undefended model a defence is compared with: the article's MLP or the small CNN."""
+    return "article_mlp" if key.startswith("article_mlp") else "small_cnn"
+
+
+def epoch_seconds(name: str, x, y, *, cache: Path, repeats: int = 1) -> float:
+    """Wall seconds of one steady training epoch of the zoo's recipe ``name`` on ``(x, y)``.
+
+    Trains the recipe for 1 and for 3 epochs (warm-up ramps off: they change eps, not the work)
+    and halves the difference, so graph tracing and set-up cancel out; the median of ``repeats``
+    such pairs.
+    """
+    import keras
+
+    from modelsec_edu import models, zoo
+
+    recipe, train = zoo.RECIPES[name]
+    steady = []
+    for _ in range(repeats):
+        seconds = []
+        for epochs in (1, 3):
+            settings = dict(models.recipes.recipe(recipe, quick=False), epochs=epochs)
+            if "warmup_epochs" in settings:
+                settings["warmup_epochs"] = 0
+            keras.utils.set_random_seed(0)
+            with tempfile.TemporaryDirectory() as scratch:
+                start = time.perf_counter()
+                train(x, y, settings, cache, False, Path(scratch))
+                seconds.append(time.perf_counter() - start)
+        steady.append((seconds[1] - seconds[0]) / 2)
+    return max(float(np.median(steady)), 1e-6)
+
+
+def training_costs(keys, x, y, *, cache: Path, repeats: int = 3) -> dict[str, float]:
+    """Each defence's full training time over its family's plain model's, measured here.
+
+    A model's time is, for its recipe and the generator it needs (:data:`GENERATORS`), one
+    steady epoch (:func:`epoch_seconds`, the median of ``repeats`` pairs, all on the same ``x``)
+    times the recipe's epochs.  One pair is not enough: single pairs put PGD-AT at 6.3x and 4.3x
+    and TRADES at 5.2x and 7.2x in two runs here; the median of three pairs gave 9.5x and 10.2x.
+    """
+    from modelsec_edu import models, zoo
+
+    def full(name: str) -> float:
+        epochs = models.recipes.recipe(zoo.RECIPES[name][0], quick=False)["epochs"]
+        return epoch_seconds(name, x, y, cache=cache, repeats=repeats) * epochs
+
+    wanted = [k for k in keys if k not in PLAIN]
+    base = {f: full(f) for f in sorted({family(k) for k in wanted})}
+    costs = {}
+    for key in wanted:
+        seconds = full(key) + (full(GENERATORS[key]) if key in GENERATORS else 0.0)
+        costs[key] = seconds / base[family(key)]
+        print(f"training cost of {key:<22} {costs[key]:6.2f}x {family(key)} (measured here)")
+    return costs
+
+
+def record_rows(results: dict, costs: dict[str, float], *, n_test: int) -> None:
+    """Chapter 10's rows: one per model evaluated here (the plain ones as "none"), with its cost."""
     sys.path.insert(0, str(ROOT / "bench"))
     from _record import record
 
     rows = []
     for key, r in results.items():
-        base = "article_mlp" if key.startswith("article_mlp") else "small_cnn"
-        if key in PLAIN or base not in results:
+        cost = 1.0 if key in PLAIN else costs.get(key)  # the undefended model: the unit
+        if cost is None:
             continue
         if r["worst_case"] is not None:
             attacked = r["worst_case"]
             attack = f"worst case of APGD-CE, APGD-T, Square (eps {EPS}, {r['n_worst']} images)"
         else:
             attacked, attack = r["pgd"], f"PGD-40 (eps {EPS}, {n_test} images)"
-        cost = r["train_seconds"] / results[base]["train_seconds"]
+        name = NONE.get(key, r["label"])
         rows.append(
-            dict(chapter="06", defence=r["label"], clean=r["clean"], attacked=attacked,
-                 attack=attack, cost=round(cost, 2))
+            dict(chapter="06", defence=name, clean=r["clean"], attacked=attacked, attack=attack,
+                 cost=round(cost, 2))
         )  # fmt: skip
     if rows:
         record("bench/adversarial_training.py", rows)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", help="zoo cache directory (default: the zoo's)")
-    parser.add_argument(
-        "--data", default=str(DEFAULT_DATA), help="directory with the MNIST t10k IDX files"
-    )
-    parser.add_argument("--skip-speed", action="store_true", help="skip the throughput comparison")
-    parser.add_argument("--only", nargs="*", help="zoo recipes to run (default: all rows)")
-    parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument(
-        "--n-worst", type=int, default=1000, help="test images for the worst case (0: skip)"
-    )
-    parser.add_argument("--record", action="store_true", help="write chapter 10's trade-off rows")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("MODELSEC_EDU_QUICK", "0")
-    if not Path(args.data).is_dir():
-        print(f"real MNIST subset not found at {args.data}", file=sys.stderr)
-        return 1
-
-    from modelsec_edu import data, evasion, models, runtime, zoo
+def evaluate(args, x, y, xt, yt, cache: Path, out: dict) -> dict:
+    """Every model's figures (clean, FGSM, PGD-40, the worst case) and the masking checks."""
+    from modelsec_edu import evasion, models, zoo
     from modelsec_edu.evasion import advgan, gan
-
-    if runtime.is_quick():
-        print(
-            "MODELSEC_EDU_QUICK is on: the zoo would train quick models; unset it for the bars",
-            file=sys.stderr,
-        )
-        return 1
-    (xtr, ytr), (xte, yte) = data.load_mnist(args.data, download=False)
-    x, y = data.to_float(xtr), ytr.astype("int64")
-    xt, yt = data.to_float(xte), yte.astype("int64")
-    info = evasion.accelerator()
-    cache = Path(args.cache) if args.cache else zoo.cache_dir()
-    print(f"{len(x):,} training / {len(xt):,} test images; zoo cache {cache}")
-    out: dict = {"device": info, "n_train": len(x), "n_test": len(xt), "eps": EPS}
-
-    if not args.skip_speed:
-        out["speed"] = [speed(x, y, batch_size=bs) for bs in (32, 128)]
-        for s in out["speed"]:
-            print(
-                f"throughput, batch {s['batch_size']}: model.fit "
-                f"{s['fit_samples_per_s']:,.0f} samples/s, FGSM-RS "
-                f"{s['fgsm_rs_samples_per_s']:,.0f} samples/s, ratio {s['ratio']:.2f} (bar >= 0.6)"
-            )
 
     rows = [r for r in ROWS if not args.only or r[1] in args.only]
     results = {}
@@ -257,9 +286,73 @@ def main(argv=None) -> int:
             f"| {r['label']} | {r['clean']:.1%} | {r['fgsm']:.1%} | {r['pgd']:.1%} | {shown} | "
             f"{r['train_seconds']:.0f} s | {bar} |"
         )
-    print(f"\nbackend {info['backend']} on {info['device']}")
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", help="zoo cache directory (default: the zoo's)")
+    parser.add_argument(
+        "--data", default=str(DEFAULT_DATA), help="directory with the MNIST t10k IDX files"
+    )
+    parser.add_argument("--skip-speed", action="store_true", help="skip the throughput comparison")
+    parser.add_argument("--only", nargs="*", help="zoo recipes to run (default: all rows)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--n-worst", type=int, default=1000, help="test images for the worst case (0: skip)"
+    )
+    parser.add_argument("--record", action="store_true", help="write chapter 10's trade-off rows")
+    parser.add_argument(
+        "--reuse",
+        help="take the models' figures from this earlier --json file instead of evaluating them "
+        "(with --record: measure the training costs and record)",
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MODELSEC_EDU_QUICK", "0")
+    if not Path(args.data).is_dir():
+        print(f"real MNIST subset not found at {args.data}", file=sys.stderr)
+        return 1
+
+    from modelsec_edu import data, evasion, runtime, zoo
+
+    if runtime.is_quick():
+        print(
+            "MODELSEC_EDU_QUICK is on: the zoo would train quick models; unset it for the bars",
+            file=sys.stderr,
+        )
+        return 1
+    (xtr, ytr), (xte, yte) = data.load_mnist(args.data, download=False)
+    x, y = data.to_float(xtr), ytr.astype("int64")
+    xt, yt = data.to_float(xte), yte.astype("int64")
+    info = evasion.accelerator()
+    cache = Path(args.cache) if args.cache else zoo.cache_dir()
+    print(f"{len(x):,} training / {len(xt):,} test images; zoo cache {cache}")
+    out: dict = {"device": info, "n_train": len(x), "n_test": len(xt), "eps": EPS}
+
+    if not args.skip_speed:
+        out["speed"] = [speed(x, y, batch_size=bs) for bs in (32, 128)]
+        for s in out["speed"]:
+            print(
+                f"throughput, batch {s['batch_size']}: model.fit "
+                f"{s['fit_samples_per_s']:,.0f} samples/s, FGSM-RS "
+                f"{s['fgsm_rs_samples_per_s']:,.0f} samples/s, ratio {s['ratio']:.2f} (bar >= 0.6)"
+            )
+
+    if args.reuse:  # the models' figures of an earlier run (and its costs, if it measured them)
+        earlier = json.loads(Path(args.reuse).read_text(encoding="utf-8"))
+        results = out["models"] = earlier["models"]
+        print(f"the models' figures from {args.reuse}: {', '.join(results)}")
+        if "training_costs" in earlier:
+            out["training_costs"] = earlier["training_costs"]
+    else:
+        results = evaluate(args, x, y, xt, yt, cache, out)
+        print(f"\nbackend {info['backend']} on {info['device']}")
     if args.record:
-        record_rows(results, n_test=len(xt))
+        # The same 4,000 training images for every recipe: only the ratios are kept.
+        if "training_costs" not in out:
+            out["training_costs"] = training_costs(results, x[:4000], y[:4000], cache=cache)
+        costs = out["training_costs"]
+        record_rows(results, costs, n_test=len(xt))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=float), encoding="utf-8")
     return 0
