@@ -6,8 +6,10 @@ Every figure is measured in this run, on the split of :mod:`modelsec_edu.extract
 
     nice -n 10 .venv/bin/python bench/finance.py [--quick] [--record]
 
-``--record`` writes the scorer's rows (plain, constrained adversarial training) into chapter 10's
-trade-off table, modelsec_edu/outlook/results/finance.json, through bench/_record.py.
+``--record`` writes the scorer's rows (plain, constrained adversarial training) and the
+extraction defences' rows (labels only, rounding, the query monitor; there "attacked" is
+1 - the stolen copy's agreement) into chapter 10's trade-off table,
+modelsec_edu/outlook/results/finance.json, through bench/_record.py.
 
 Bars:
   equation-solving   logistic regression on German credit: weights within 1e-6, 100% agreement,
@@ -130,13 +132,20 @@ def copycat_rows(cb, budgets, steps, seeds):
     rounded = PredictionAPI(cb.scorer, output="rounded", decimals=2)
     pool = plausible_pool(cb.spec, cb.x_own, 6000, resample=RESAMPLE, seed=seeds[0] + 1)
     same = np.mean(decide(rounded, pool) == decide(cb.scorer, pool))
+    through_rounded = agreement(
+        copycat(rounded, pool, queries=max(budgets), model_fn=bank.student(d, seed=seeds[0] + 1),
+                seed=seeds[0], strategy="adaptive", steps=steps),
+        cb.scorer, cb.x_eval,
+    )  # fmt: skip
     bar(
         "rounding vs copy-cat",
-        f"rounded answers give the same label on {same:.1%} of the pool",
+        f"rounded answers give the same label on {same:.1%} of the pool; a copy-cat trained "
+        f"through them ({max(budgets)} queries, seed {seeds[0]}) agrees on {through_rounded:.1%}",
         "rounding does not stop a label-only copy",
         None,
     )
-    return copies[best, seeds[0], max(budgets)], pool  # fmt: skip
+    mean_agreement = {q: float(np.mean([agree[best, s, q] for s in seeds])) for q in budgets}
+    return copies[best, seeds[0], max(budgets)], pool, mean_agreement, through_rounded
 
 
 def evasion_rows(cb, rejected, copy, steps, rounds):
@@ -258,6 +267,8 @@ def monitor_rows(cb, stream_plausible, pool):
             first = res.alarm_at[res.alarm_at >= 0]
             at = f"{np.median(first):.0f}" if len(first) else "never"
             ok = res.rate(200) == 1.0 and fa <= 0.05 if stat == "reference + spread" else None
+            if stat == "reference + spread" and name == "plausible copy-cat":
+                caught = (int(np.median(first)) if len(first) else None, fa)
             bar(
                 f"monitor ({stat}) vs {name}",
                 f"detected {res.rate(200):.0%} within 200 queries (median alarm at query {at}), "
@@ -265,6 +276,7 @@ def monitor_rows(cb, stream_plausible, pool):
                 "detect within 200, <= 5% false alarms",
                 ok,
             )
+    return caught  # (median alarm query of the plausible copy-cat or None, false alarms)
 
 
 def fraud_rows(steps, rounds, detector_steps):
@@ -295,6 +307,51 @@ def fraud_rows(steps, rounds, detector_steps):
                   f"{res.success[sc == k].mean():.0%} evade")  # fmt: skip
 
 
+def extraction_rows(cb, agree, through_rounded, caught, steps, seeds):
+    """Chapter 10's rows for the defences against the copy-cat.
+
+    There "attacked" is 1 - the stolen copy's agreement with the scorer on the 200 evaluation
+    applicants: the share of decisions the competitor did not get (as chapter 07's privacy rows
+    use 1 - the membership advantage).  None of these defences retrains the scorer: cost 1.
+    """
+    acc = round(float(models.accuracy(cb.scorer, cb.x_eval, cb.y_eval)), 4)
+    budget = max(agree)
+    alarm, false_alarms = caught
+    rows = [
+        dict(defence="labels only (credit API)", attacked=1 - agree[budget],
+             attack=f"label-only copy-cat, {budget} queries, mean of seeds "
+             f"{', '.join(map(str, seeds))}; attacked = 1 - its agreement with the scorer"),
+        dict(defence="rounded scores, 2 decimals (credit API)", attacked=1 - through_rounded,
+             attack=f"copy-cat through the rounded answers, {budget} queries, seed {seeds[0]}; "
+             "attacked = 1 - its agreement with the scorer"),
+    ]  # fmt: skip
+    if alarm is not None:
+        d = cb.spec.n_features
+        stopped = [
+            agreement(
+                copycat(PredictionAPI(cb.scorer, output="label"),
+                        plausible_pool(cb.spec, cb.x_own, 6000, resample=RESAMPLE, seed=s + 1),
+                        queries=alarm, model_fn=bank.student(d, seed=s + 1), seed=s,
+                        strategy="adaptive", steps=steps),
+                cb.scorer, cb.x_eval,
+            )
+            for s in seeds
+        ]  # fmt: skip
+        rows.append(
+            dict(defence="query monitor (reference + spread), account stopped at the alarm",
+                 attacked=1 - float(np.mean(stopped)),
+                 attack=f"label-only copy-cat stopped at the monitor's median alarm (query "
+                 f"{alarm}; {false_alarms:.1%} false alarms on new customers), mean of seeds "
+                 f"{', '.join(map(str, seeds))}; attacked = 1 - its agreement with the scorer")
+        )  # fmt: skip
+    for r in rows:
+        print(f"    {r['defence']}: attacked {r['attacked']:.1%} ({r['attack']})")
+    return [
+        {"chapter": "08", "clean": acc, "cost": 1.0, **r, "attacked": round(r["attacked"], 4)}
+        for r in rows
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer budgets and steps (smoke)")
@@ -318,11 +375,16 @@ def main() -> int:
 
         record("bench/finance.py", rows)
     print("copy-cat", flush=True)
-    (copy, stream), pool = copycat_rows(
-        cb, budgets, 200 if q else bank.STUDENT["steps"], [0] if q else [0, 1, 2]
-    )
+    student_steps, seeds = (200, [0]) if q else (bank.STUDENT["steps"], [0, 1, 2])
+    (copy, stream), pool, agree, through_rounded = copycat_rows(cb, budgets, student_steps, seeds)
     print("monitor", flush=True)
-    monitor_rows(cb, stream, pool)
+    caught = monitor_rows(cb, stream, pool)
+    print("extraction defences", flush=True)
+    extraction = extraction_rows(cb, agree, through_rounded, caught, student_steps, seeds)
+    if args.record:
+        from bench._record import record
+
+        record("bench/finance.py", extraction)
     print("evasion", flush=True)
     evasion_rows(cb, rejected, copy, steps, rounds)
     print("membership", flush=True)
