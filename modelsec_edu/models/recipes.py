@@ -103,8 +103,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "article_mlp_article": dict(_MLP),
     "small_cnn_cgan": dict(_CNN_40),
     # adversarial_fit's FGSM-RS defaults (ADVERSARIAL_DEFAULTS) at eps 0.3 on 8,000 images, for
-    # 10 epochs: worst case 71.3%, clean 98.6% on the real subset; the same defaults over 40 epochs
-    # reached only 67.5% (robust overfitting that PGD-10 early stopping did not catch)
+    # 10 epochs: worst case 71.3% on the first 1,000 test images (APGD-T with 3 targets), 67.2% on
+    # all 2,000 (9 targets; bench/adversarial_training.py, 2026-12-05), clean 98.6%; the same
+    # defaults over 40 epochs reached only 67.5% on the first 1,000 (robust overfitting that
+    # PGD-10 early stopping did not catch)
     "small_cnn_fgsm_rs": {
         "epochs": 10,
         "batch_size": 100,
