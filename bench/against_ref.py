@@ -8,17 +8,19 @@ in a fresh process that imports its own tree's ``modelsec_edu`` (``PYTHONPATH``)
 writes its figures with ``--json``; every numeric figure is then reported as the median over
 rounds for each tree and as the median of the per-round ratios, new over old.
 
-Read the ``spread`` column before the ratio: it is the largest max/min of one figure over
-one tree's runs.  On this 2-core machine a fresh process lands in one of two speed modes and
-stays there: 500 images of float32 PGD-40 took 1.37-1.51 s in some processes and 1.96-2.21 s
-in others, for both trees alike (not the thread counts, the hash seed or the input's
-alignment; 22 processes, 2026-12-04).  With a few rounds the median ratio then reads which
-tree drew more fast processes (0.92 and 1.56 were both seen for the same two trees).  So the
-table also compares like with like: ``max`` is each tree's largest value over its runs and
-``min`` its smallest, and ``max new/old`` and ``min new/old`` divide them.  Whichever way a
-figure points (images/s or seconds), one of the two compares the trees' fast-mode runs and
-the other their slow-mode runs, provided each tree drew both modes: run enough rounds
-(10 draws per tree miss a mode drawn 40% of the time with probability 0.6**10, under 1%).
+Read the ``spread`` column before the ratio: it is the largest max/min of one figure over one
+tree's runs. On this 2-core machine a fresh process lands in one of two speed modes and stays
+there: 500 images of float32 PGD-40 took 1.37-1.51 s in some processes and 1.96-2.21 s in
+others, for both trees alike (not the thread counts, the hash seed or the input's alignment; 22
+processes, 2026-12-04). Each compiled attack draws its own mode: in 40 processes (2026-12-05)
+the bfloat16 PGD ran slow in 7 and the float32 PGD fast in 14, independently, so a process can
+be fast in one precision and slow in the other. With a few rounds the median ratio then reads
+which tree drew more fast processes (0.92 and 1.56 were both seen for the same two trees). So
+the table also compares like with like: ``max`` is each tree's largest value over its runs and
+``min`` its smallest, and ``max new/old`` and ``min new/old`` divide them. Whichever way a
+figure points (images/s or seconds), one of the two compares the trees' fast-mode runs and the
+other their slow-mode runs, provided each tree drew both modes: run enough rounds (10 draws per
+tree miss a mode drawn 40% of the time with probability 0.6**10, under 1%).
 
 A bench that also runs a baseline (``attacks_speed.py`` times CleverHans and ART in the same
 process) gives a second, drift-free comparison: its ``ours_over_this`` figures are ratios
